@@ -1,0 +1,3 @@
+"""pytest-toolcall: LLM function-calling quality as pytest regression tests."""
+
+__version__ = "0.1.0"

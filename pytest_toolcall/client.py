@@ -1,0 +1,269 @@
+"""Requests: build the Chat Completions body for a case, send many concurrently, retry.
+
+Answers are parsed from the raw JSON body, not from the SDK's models, so a recorded
+answer replayed from a cassette goes through exactly the same parser as a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_toolcall.matching import ToolCall
+
+if TYPE_CHECKING:
+    import openai
+
+    from pytest_toolcall.casefile import Case
+
+CHAT_COMPLETIONS_PATH = "/chat/completions"
+MAX_RETRY_AFTER_S = 60.0
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+NO_KEY_PLACEHOLDER = "no-key-set"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the model said for one request, or why there is no answer."""
+
+    calls: tuple[ToolCall, ...] = ()
+    text: str | None = None
+    latency_ms: float | None = None
+    total_tokens: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One finished HTTP exchange, kept so it can be written to a cassette."""
+
+    method: str
+    url: str
+    request_headers: Mapping[str, str]
+    request_body: bytes
+    status: int
+    reason: str
+    response_headers: Mapping[str, str]
+    response_body: bytes
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """How requests go out: where, with which key, how patiently."""
+
+    base_url: str | None
+    api_key: str | None
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    retries: int = 3
+
+
+def build_request(case: Case, model: str) -> dict[str, Any]:
+    """The JSON body sent for `case` to `model`."""
+    messages = list(case.messages)
+    if case.system is not None:
+        messages.insert(0, {"role": "system", "content": case.system})
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if case.tools:
+        body["tools"] = list(case.tools)
+    if isinstance(case.tool_choice, Mapping):
+        body["tool_choice"] = {"type": "function", "function": {"name": case.tool_choice["name"]}}
+    elif case.tool_choice is not None:
+        body["tool_choice"] = case.tool_choice
+    body.update(case.params)
+    return body
+
+
+def request_hash(body: Mapping[str, Any] | bytes | str) -> str:
+    """A stable fingerprint of a request body: sha256 of its sorted-key compact JSON."""
+    if isinstance(body, bytes | str):
+        body = json.loads(body)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_completion(payload: bytes, *, latency_ms: float | None) -> Answer:
+    """A Chat Completions response body -> `Answer` (with `error` set when it is unusable)."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        snippet = payload[:80].decode("utf-8", "replace")
+        return Answer(error=f"the server's answer is not JSON: {snippet!r}", latency_ms=latency_ms)
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        return Answer(error="the server's answer has no choices", latency_ms=latency_ms)
+    message = choices[0].get("message") or {}
+    calls = tuple(
+        ToolCall(
+            name=str((call.get("function") or {}).get("name", "")),
+            arguments=_arguments_text((call.get("function") or {}).get("arguments")),
+        )
+        for call in message.get("tool_calls") or ()
+        if isinstance(call, dict)
+    )
+    usage = data.get("usage") or {}
+    return Answer(
+        calls=calls,
+        text=message.get("content"),
+        latency_ms=latency_ms,
+        total_tokens=usage.get("total_tokens") if isinstance(usage, dict) else None,
+    )
+
+
+def _arguments_text(arguments: Any) -> str:
+    # Some servers send an object instead of the JSON string the API specifies.
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+class TransientError(Exception):
+    """A failure worth retrying; carries the server's Retry-After, if any."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Sender:
+    """Sends request bodies through `openai.AsyncOpenAI`, concurrently and with retries."""
+
+    def __init__(self, settings: SendSettings) -> None:
+        self.settings = settings
+        self._secret = settings.api_key
+
+    def redact(self, text: str) -> str:
+        """Remove the API key from any text that may be shown or stored."""
+        return text.replace(self._secret, "<redacted>") if self._secret else text
+
+    async def send_all(
+        self,
+        bodies: Iterable[Mapping[str, Any]],
+        on_done: Callable[[int, Answer, Exchange | None], Awaitable[None] | None],
+    ) -> None:
+        """Send every body (bounded by `concurrency`); call `on_done(index, ...)` as each ends."""
+        import openai
+
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+        client = openai.AsyncOpenAI(
+            api_key=self.settings.api_key or NO_KEY_PLACEHOLDER,
+            base_url=self.settings.base_url,
+            max_retries=0,
+            timeout=self.settings.timeout_s,
+        )
+
+        async def one(index: int, body: Mapping[str, Any]) -> None:
+            async with semaphore:
+                answer, exchange = await self._send_with_retries(client, body)
+            result = on_done(index, answer, exchange)
+            if asyncio.iscoroutine(result):
+                await result
+
+        try:
+            await asyncio.gather(*(one(index, body) for index, body in enumerate(bodies)))
+        finally:
+            await client.close()
+
+    async def _send_with_retries(
+        self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
+    ) -> tuple[Answer, Exchange | None]:
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+        attempts = self.settings.retries + 1
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=_backoff,
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._send_once(client, body)
+        except TransientError as exc:
+            tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+            return Answer(error=self.redact(f"no answer after {tries}: {exc}")), None
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _send_once(
+        self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
+    ) -> tuple[Answer, Exchange | None]:
+        import openai
+
+        payload = dict(body)
+        model, messages = payload.pop("model"), payload.pop("messages")
+        started = time.perf_counter()
+        try:
+            raw = await client.chat.completions.with_raw_response.create(
+                model=model, messages=messages, extra_body=payload
+            )
+        except openai.APITimeoutError:
+            raise TransientError(
+                f"timed out after {self.settings.timeout_s:g} s (--toolcall-timeout)"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise TransientError(
+                f"could not connect to {client.base_url} ({type(cause).__name__}: {cause}); "
+                "is the server running? (--base-url / OPENAI_BASE_URL)"
+            ) from None
+        except openai.APIStatusError as exc:
+            message = f"HTTP {exc.status_code} from {exc.request.url}: {_error_text(exc)}"
+            if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
+                raise TransientError(message, _retry_after_s(exc.response.headers)) from None
+            return Answer(error=self.redact(message)), None
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        response = raw.http_response
+        exchange = Exchange(
+            method=response.request.method,
+            url=str(response.request.url),
+            request_headers=dict(response.request.headers),
+            request_body=response.request.content,
+            status=response.status_code,
+            reason=response.reason_phrase,
+            response_headers=dict(response.headers),
+            response_body=response.content,
+            latency_ms=latency_ms,
+        )
+        return parse_completion(response.content, latency_ms=latency_ms), exchange
+
+
+def _error_text(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+    return str(exc.message)[:300]
+
+
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    if value := headers.get("retry-after-ms"):
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _backoff(retry_state: Any) -> float:
+    """Wait the server's Retry-After when given, else exponential backoff with jitter."""
+    from tenacity import wait_exponential_jitter
+
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if isinstance(exc, TransientError) and exc.retry_after_s is not None:
+        return min(exc.retry_after_s, MAX_RETRY_AFTER_S)
+    return wait_exponential_jitter(initial=0.5, max=20.0, jitter=0.5)(retry_state)

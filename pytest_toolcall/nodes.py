@@ -1,0 +1,111 @@
+"""Collection nodes: a case file, one item per case x model, one gate per suite x model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_toolcall.casefile import Case, CaseFileError, Suite, load_suite
+from pytest_toolcall.matching import Outcome
+
+if TYPE_CHECKING:
+    from pytest_toolcall.session import ToolcallSession
+
+
+class ToolcallFailure(Exception):
+    """An item's failure whose message is all the user needs (no traceback)."""
+
+
+class CaseError(ToolcallFailure):
+    """The case has no answer (transport failure, missing recording, API error)."""
+
+
+class CaseMissed(ToolcallFailure):
+    """The model got the case wrong and --toolcall-strict is on."""
+
+
+class GateFailed(ToolcallFailure):
+    """A suite's accuracy (or a tag's) is under its threshold."""
+
+
+class _ToolcallNode:
+    """Shared by items: failures print their message, not our frames."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ToolcallFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)  # type: ignore[misc]
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, getattr(self, "lineno", None), self.name  # type: ignore[attr-defined]
+
+
+class CaseFile(pytest.File):
+    """A YAML case file: a suite."""
+
+    suite: Suite
+
+    def collect(self) -> Iterator[pytest.Item]:
+        state = _state(self.config)
+        try:
+            self.suite = load_suite(self.path, self.config.rootpath)
+        except CaseFileError:
+            # One bad case file must not stop the others: the run still fails (exit 1).
+            self.config.option.continue_on_collection_errors = True
+            raise
+        models = state.models_for(self.suite, self.path)
+        for model in models:
+            suffix = f"[{model.replace('::', ':')}]" if len(models) > 1 else ""
+            for case in self.suite.cases:
+                item = CaseItem.from_parent(
+                    self, name=case.id + suffix, suite=self.suite, case=case, model=model
+                )
+                for tag in case.tags:
+                    self.config.addinivalue_line("markers", f"{tag}: case tag from a YAML suite")
+                    item.add_marker(tag)
+                yield item
+            yield GateItem.from_parent(self, name="gate" + suffix, suite=self.suite, model=model)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, CaseFileError | pytest.UsageError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class CaseItem(_ToolcallNode, pytest.Item):
+    """One case against one model."""
+
+    def __init__(self, *, suite: Suite, case: Case, model: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite, self.case, self.model = suite, case, model
+        self.lineno = case.line - 1
+
+    def runtest(self) -> None:
+        result = _state(self.config).case_result(self)
+        verdict = result.verdict
+        if verdict.outcome is Outcome.ERROR:
+            raise CaseError(verdict.detail)
+        if not verdict.passed and _state(self.config).strict:
+            raise CaseMissed(f"{verdict.outcome.value}: {verdict.detail}")
+
+
+class GateItem(_ToolcallNode, pytest.Item):
+    """The suite's accuracy gate for one model; runs after the suite's cases."""
+
+    def __init__(self, *, suite: Suite, model: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite, self.model = suite, model
+        self.lineno = 0
+
+    def runtest(self) -> None:
+        failure = _state(self.config).judge_gate(self)
+        if failure:
+            raise GateFailed(failure)
+
+
+def _state(config: pytest.Config) -> ToolcallSession:
+    from pytest_toolcall.session import STATE_KEY
+
+    return config.stash[STATE_KEY]

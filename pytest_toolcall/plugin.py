@@ -1,0 +1,140 @@
+"""pytest hooks: options, collection of case files, run state registration."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_toolcall.casefile import looks_like_case_file
+from pytest_toolcall.cassettes import RECORD_MODES
+from pytest_toolcall.client import SendSettings
+from pytest_toolcall.nodes import CaseFile
+from pytest_toolcall.runner import RunSettings
+from pytest_toolcall.session import STATE_KEY, ToolcallSession
+
+DEFAULT_FILE_GLOBS = "*.yaml *.yml"
+# pytest-recording owns --record-mode when it is installed; both plugins then share it.
+SHARES_RECORD_MODE = importlib.util.find_spec("pytest_recording") is not None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("toolcall", "LLM tool-calling cases (pytest-toolcall)")
+    group.addoption(
+        "--model",
+        action="append",
+        default=[],
+        help="model to run every suite against; repeat to compare models",
+    )
+    group.addoption("--base-url", help="OpenAI-compatible API base URL (else OPENAI_BASE_URL)")
+    if not SHARES_RECORD_MODE:
+        group.addoption(
+            "--record-mode",
+            choices=RECORD_MODES,
+            default=None,
+            help="cassette mode: none (default: replay only, offline), once/new_episodes "
+            "(record what is missing), all (re-record what runs), rewrite (re-record, drop unused)",
+        )
+    group.addoption(
+        "--toolcall-live",
+        action="store_true",
+        default=None,
+        help="send every request to the model; read and write no cassette",
+    )
+    group.addoption("--toolcall-concurrency", type=int, help="requests in flight (default 8)")
+    group.addoption("--toolcall-timeout", type=float, help="seconds per request (default 60)")
+    group.addoption("--toolcall-retries", type=int, help="retries of transient errors (default 3)")
+    group.addoption(
+        "--toolcall-threshold", type=float, help="accuracy every suite must reach (overrides files)"
+    )
+    group.addoption(
+        "--toolcall-strict", action="store_true", default=None, help="a missed case fails the run"
+    )
+    group.addoption("--toolcall-repeat", type=int, help="send each case N times (default 1)")
+    group.addoption(
+        "--toolcall-gate-lower-bound",
+        action="store_true",
+        default=None,
+        help="gate on the lower end of the 95%% interval of accuracy (with --toolcall-repeat)",
+    )
+    parser.addini("toolcall_model", "default model(s), whitespace separated", type="args")
+    parser.addini("toolcall_base_url", "OpenAI-compatible API base URL")
+    parser.addini("toolcall_record_mode", "default cassette record mode", default="none")
+    parser.addini("toolcall_concurrency", "requests in flight", default="8")
+    parser.addini("toolcall_timeout", "seconds per request", default="60")
+    parser.addini("toolcall_retries", "retries of transient errors", default="3")
+    parser.addini("toolcall_threshold", "accuracy every suite must reach")
+    parser.addini("toolcall_strict", "a missed case fails the run", type="bool", default=False)
+    parser.addini("toolcall_repeat", "send each case N times", default="1")
+    parser.addini("toolcall_files", "globs of case files", default=DEFAULT_FILE_GLOBS)
+    parser.addini(
+        "toolcall_scrub_headers", "more headers kept out of cassettes", type="args", default=[]
+    )
+
+
+def _number(config: pytest.Config, option: str, ini: str, kind: type, minimum: float) -> Any:
+    raw = config.getoption(option, None)
+    value = raw if raw is not None else config.getini(ini)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{ini}: {value!r} is not a number") from None
+    if number < minimum:
+        raise pytest.UsageError(f"--{option.replace('_', '-')}: must be at least {minimum}")
+    return number
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    record_mode = config.getoption("record_mode", None) or config.getini("toolcall_record_mode")
+    if record_mode not in RECORD_MODES:
+        raise pytest.UsageError(
+            f"toolcall_record_mode: {record_mode!r} is not one of {RECORD_MODES}"
+        )
+    threshold = config.getoption("toolcall_threshold", None)
+    if threshold is None and config.getini("toolcall_threshold"):
+        threshold = _number(config, "toolcall_threshold", "toolcall_threshold", float, 0)
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise pytest.UsageError(f"--toolcall-threshold: {threshold} is not between 0 and 1")
+    send = SendSettings(
+        base_url=config.getoption("base_url", None)
+        or config.getini("toolcall_base_url")
+        or os.environ.get("OPENAI_BASE_URL")
+        or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        concurrency=_number(config, "toolcall_concurrency", "toolcall_concurrency", int, 1),
+        timeout_s=_number(config, "toolcall_timeout", "toolcall_timeout", float, 0.001),
+        retries=_number(config, "toolcall_retries", "toolcall_retries", int, 0),
+    )
+    settings = RunSettings(
+        send=send,
+        record_mode=record_mode,
+        live=bool(config.getoption("toolcall_live", None)),
+        repeat=_number(config, "toolcall_repeat", "toolcall_repeat", int, 1),
+        extra_scrubbed_headers=tuple(config.getini("toolcall_scrub_headers")),
+    )
+    state = ToolcallSession(
+        config,
+        settings=settings,
+        models=config.getoption("model", None) or config.getini("toolcall_model"),
+        strict=bool(config.getoption("toolcall_strict", None) or config.getini("toolcall_strict")),
+        threshold_override=threshold,
+        gate_on_lower_bound=bool(config.getoption("toolcall_gate_lower_bound", None)),
+    )
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(state, "toolcall-session")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    globs = parent.config.getini("toolcall_files")
+    globs = globs.split() if isinstance(globs, str) else globs
+    if not any(fnmatch.fnmatch(file_path.name, glob) for glob in globs):
+        return None
+    if not looks_like_case_file(file_path):
+        return None
+    return CaseFile.from_parent(parent, path=file_path)

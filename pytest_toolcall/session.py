@@ -1,0 +1,224 @@
+"""Run state for one pytest session: which cases run, their results, gates, records."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_toolcall.casefile import Case, Suite
+from pytest_toolcall.nodes import CaseItem, GateItem
+from pytest_toolcall.records import case_record, format_actual, format_expected, gate_record
+from pytest_toolcall.runner import CaseResult, RunSettings, run_suite
+
+STATE_KEY = pytest.StashKey["ToolcallSession"]()
+GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
+BatchKey = tuple[Path, str]
+
+
+@dataclass
+class _Batch:
+    """The cases of one suite x model that this session answers together."""
+
+    suite: Suite
+    model: str
+    case_ids: set[str] = field(default_factory=set)
+    gate_selected: bool = False
+    results: dict[str, CaseResult] | None = None
+
+
+class ToolcallSession:
+    """Registered as a plugin: holds results and turns them into report data."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        *,
+        settings: RunSettings,
+        models: list[str],
+        strict: bool,
+        threshold_override: float | None,
+        gate_on_lower_bound: bool,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.models = models
+        self.strict = strict
+        self.threshold_override = threshold_override
+        self.gate_on_lower_bound = gate_on_lower_bound
+        self._batches: dict[BatchKey, _Batch] = {}
+        self.case_records: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.gate_records: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # -- collection ------------------------------------------------------------------
+
+    def models_for(self, suite: Suite, path: Path) -> list[str]:
+        if self.models:
+            return self.models
+        if suite.model:
+            return [suite.model]
+        raise pytest.UsageError(
+            f"{path}: no model to run: pass --model=NAME, set toolcall_model in the ini file, "
+            "or put 'model:' in the case file"
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Note which cases (and gates) were selected after -k/-m/--lf deselection."""
+        self._batches.clear()
+        for item in items:
+            if isinstance(item, CaseItem | GateItem):
+                batch = self._batches.setdefault(
+                    (item.path, item.model), _Batch(item.suite, item.model)
+                )
+                if isinstance(item, CaseItem):
+                    batch.case_ids.add(item.case.id)
+                else:
+                    batch.gate_selected = True
+
+    # -- running ---------------------------------------------------------------------
+
+    def _results(self, item: CaseItem | GateItem) -> dict[str, CaseResult]:
+        batch = self._batches[item.path, item.model]
+        if batch.results is None:
+            # A gate judges its whole suite, so a selected gate brings every case along.
+            wanted = [
+                case
+                for case in batch.suite.cases
+                if batch.gate_selected or case.id in batch.case_ids
+            ]
+            batch.results = run_suite(
+                batch.suite, wanted, batch.model, self.settings, self._record_command(item)
+            )
+        return batch.results
+
+    def _record_command(self, item: CaseItem | GateItem) -> Any:
+        file_id = item.nodeid.split("::")[0]
+
+        def command(case: Case) -> str:
+            args = ["pytest", f"{file_id}::{case.id}", f"--model={item.model}"]
+            if self.settings.send.base_url:
+                args.append(f"--base-url={self.settings.send.base_url}")
+            return shlex.join([*args, "--record-mode=once"])
+
+        return command
+
+    def case_result(self, item: CaseItem) -> CaseResult:
+        return self._results(item)[item.case.id]
+
+    def judge_gate(self, item: GateItem) -> str | None:
+        """None when the gate holds; otherwise why it does not."""
+        records = [self._record(result, item) for result in self._results(item).values()]
+        threshold = (
+            self.threshold_override if self.threshold_override is not None else item.suite.threshold
+        )
+        gate = gate_record(
+            records,
+            threshold=threshold,
+            tag_thresholds=item.suite.tag_thresholds,
+            use_lower_bound=self.gate_on_lower_bound,
+        )
+        gate.update(suite=item.suite.name, model=item.model, nodeid=item.nodeid)
+        item.stash[GATE_KEY] = (gate, records)
+        if gate["passed"]:
+            return None
+        return _gate_failure_text(item.suite.name, item.model, gate, records)
+
+    def _record(self, result: CaseResult, item: CaseItem | GateItem) -> dict[str, Any]:
+        file_id = item.nodeid.split("::")[0]
+        suffix = item.name[len("gate") :] if isinstance(item, GateItem) else ""
+        return case_record(
+            result,
+            suite=item.suite.name,
+            file=file_id,
+            nodeid=f"{file_id}::{result.case.id}{suffix}",
+        )
+
+    # -- reporting -------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "call":
+            return report
+        if isinstance(item, GateItem) and GATE_KEY in item.stash:
+            report.toolcall_gate, report.toolcall_cases = item.stash[GATE_KEY]  # type: ignore[attr-defined]
+            return report
+        if not isinstance(item, CaseItem):
+            return report
+        batch = self._batches.get((item.path, item.model))
+        result = batch.results.get(item.case.id) if batch and batch.results else None
+        if result is None:
+            return report
+        record = self._record(result, item)
+        report.user_properties.extend(
+            [
+                ("toolcall_outcome", record["outcome"]),
+                ("toolcall_expected", format_expected(record["expected"])),
+                ("toolcall_actual", format_actual(record)),
+            ]
+        )
+        report.toolcall = record  # type: ignore[attr-defined]
+        return report
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, Any] | None:
+        if report.when != "call":
+            return None
+        record = getattr(report, "toolcall", None)
+        if record is not None and report.passed and record["outcome"] != "pass":
+            return "missed", "m", ("MISSED", {"yellow": True})
+        if report.failed and record is not None and record["outcome"] == "error":
+            return "error", "E", "ERROR"
+        if hasattr(report, "toolcall_gate"):
+            return ("passed", "G", "GATE") if report.passed else ("failed", "F", "GATE FAILED")
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect records from reports, so it works the same under pytest-xdist."""
+        if report.when != "call":
+            return
+        for record in getattr(report, "toolcall_cases", ()):
+            self.case_records[record["suite"], record["model"], record["case"]] = record
+        if gate := getattr(report, "toolcall_gate", None):
+            self.gate_records[gate["suite"], gate["model"]] = gate
+        if record := getattr(report, "toolcall", None):
+            self.case_records[record["suite"], record["model"], record["case"]] = record
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from pytest_toolcall.summary import write_summary
+
+        if self.case_records:
+            write_summary(terminalreporter, self.case_records, self.gate_records)
+
+
+def _gate_failure_text(
+    suite: str, model: str, gate: dict[str, Any], records: list[dict[str, Any]]
+) -> str:
+    lines = []
+    for name, check in gate["gates"].items():
+        if check["passed"]:
+            continue
+        what = "accuracy" if name == "all" else f"accuracy of tag '{name[4:]}'"
+        if check["accuracy"] is None:
+            lines.append(f"{suite} [{model}]: {what}: no case was answered")
+            continue
+        lines.append(
+            f"{suite} [{model}]: {what} {check['accuracy']:.0%} "
+            f"({check['passes']}/{check['judged']}) is below the threshold {check['threshold']:.0%}"
+        )
+    misses = [r for r in records if r["outcome"] not in ("pass", "error")]
+    if misses:
+        lines.append("misses:")
+        for record in misses:
+            lines.append(
+                f"  {record['case']}: {record['prompt']!r}\n"
+                f"    expected {format_expected(record['expected'])}\n"
+                f"    got      {format_actual(record)}  ({record['outcome']}: {record['detail']})"
+            )
+    return "\n".join(lines)

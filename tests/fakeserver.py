@@ -1,0 +1,192 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, for testing the plugin's mechanics.
+
+It is not a model: it answers each request from a script keyed by the last user message.
+A script value is one answer, or a list of answers given in turn (the last one repeats),
+so a test can make a request fail twice and then succeed. Answer forms:
+
+- ``{"tool": "land_drone", "args": {...}}`` / ``{"calls": [{"tool": ..., "args": ...}, ...]}``
+- ``{"tool": "x", "arguments_raw": "not json"}``: arguments sent verbatim
+- ``{"text": "hello"}``: a plain assistant message
+- ``{"status": 503, "headers": {...}, "error": "message"}``: an error response
+- ``{"raw": "..."}``: this body as is, HTTP 200; ``{"choices": []}``: no choices
+- ``{"reset": True}``: close the connection without answering
+- ``{"echo_headers": True, "status": 400}``: an error that echoes the request headers
+- any answer may add ``"delay": seconds``
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_ANSWER: dict[str, Any] = {"text": "I have no script for that."}
+
+
+class FakeOpenAI:
+    """Context manager running the scripted server in a background thread."""
+
+    def __init__(
+        self,
+        script: Mapping[str, Any] | None = None,
+        *,
+        latency_s: float = 0.0,
+        default: Mapping[str, Any] = DEFAULT_ANSWER,
+        model: str | None = None,
+    ) -> None:
+        self.script = dict(script or {})
+        self.latency_s = latency_s
+        self.default = default
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._turns: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def next_answer(self, prompt: str) -> Mapping[str, Any]:
+        with self._lock:
+            planned = self.script.get(prompt, self.default)
+            if isinstance(planned, list):
+                turn = self._turns.get(prompt, 0)
+                self._turns[prompt] = turn + 1
+                return planned[min(turn, len(planned) - 1)]
+            return planned
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default backlog of 5 drops connections under load
+    daemon_threads = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._send_json(200, {"object": "list", "data": [{"id": self.fake.model or "fake"}]})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        with self.fake._lock:
+            self.fake.requests.append({"headers": dict(self.headers), "body": body})
+        prompt = _last_user_text(body.get("messages", []))
+        answer = self.fake.next_answer(prompt)
+        with self.fake._lock:
+            self.fake.in_flight += 1
+            self.fake.max_in_flight = max(self.fake.max_in_flight, self.fake.in_flight)
+        try:
+            time.sleep(answer.get("delay", self.fake.latency_s))
+        finally:
+            with self.fake._lock:
+                self.fake.in_flight -= 1
+        if answer.get("reset"):
+            # RST instead of FIN: the client sees a reset connection, not a clean close.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if answer.get("echo_headers"):
+            message = "bad request; you sent: " + json.dumps(dict(self.headers))
+            self._send_json(answer.get("status", 400), {"error": {"message": message}})
+            return
+        if "status" in answer:
+            error = {"error": {"message": answer.get("error", "scripted error"), "type": "fake"}}
+            self._send_json(answer["status"], error, answer.get("headers", {}))
+            return
+        if "raw" in answer:
+            self._send_bytes(200, answer["raw"].encode(), {})
+            return
+        self._send_json(200, _completion(body, answer, self.fake.model))
+
+    def _send_json(
+        self, status: int, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._send_bytes(status, json.dumps(payload).encode(), headers or {})
+
+    def _send_bytes(self, status: int, data: bytes, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+def _completion(body: Mapping[str, Any], answer: Mapping[str, Any], model: str | None) -> Any:
+    if "choices" in answer:
+        return {"id": "fake", "object": "chat.completion", "choices": answer["choices"]}
+    calls = answer.get("calls") or ([answer] if "tool" in answer else [])
+    tool_calls = [
+        {
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {
+                "name": call["tool"],
+                "arguments": call.get("arguments_raw", json.dumps(call.get("args", {}))),
+            },
+        }
+        for index, call in enumerate(calls)
+    ]
+    message: dict[str, Any] = {"role": "assistant", "content": answer.get("text")}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    prompt_tokens = len(json.dumps(body)) // 4
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model or body.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": 10,
+            "total_tokens": prompt_tokens + 10,
+        },
+    }

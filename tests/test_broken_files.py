@@ -1,0 +1,148 @@
+"""Broken case files: one clear collection error each, no traceback, other files still run."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import runpytest
+
+GOOD = """\
+tools: tools.json
+cases:
+  - {id: fine, prompt: thanks, expect: {no_call: true}}
+"""
+
+CASE = "  - id: land\n    prompt: Land now\n    expect: {tool: land_drone, args: {location: home_base}}\n"
+
+# name -> (file text, fragments the error must contain, in order)
+BROKEN: dict[str, tuple[str | bytes, list[str]]] = {
+    "yaml-syntax": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: [unclosed\n",
+        ["broken.yaml:", "invalid YAML"],
+    ),
+    "tab-indent": (
+        "tools: tools.json\ncases:\n\t- id: x\n",
+        ["broken.yaml:3", "invalid YAML", "a tab: YAML indents with spaces only"],
+    ),
+    "unknown-case-key": (
+        "tools: tools.json\ncases:\n  - id: x\n    promt: Land\n    expect: {no_call: true}\n",
+        ["broken.yaml:3", "case 'x'", "unknown key 'promt'"],
+    ),
+    "unknown-top-key": (
+        "tools: tools.json\ntreshold: 0.5\ncases:\n" + CASE,
+        ["broken.yaml:1", "unknown key 'treshold'"],
+    ),
+    "wrong-type": (
+        "tools: tools.json\nthreshold: high\ncases:\n" + CASE,
+        ["broken.yaml:2", "threshold: 'high' is not of type 'number'"],
+    ),
+    "threshold-over-one": (
+        "tools: tools.json\nthreshold: 1.5\ncases:\n" + CASE,
+        ["broken.yaml:2", "threshold: 1.5 is greater than the maximum of 1"],
+    ),
+    "no-cases": ("tools: tools.json\ncases: []\n", ["broken.yaml", "cases", "non-empty"]),
+    "duplicate-ids": (
+        "tools: tools.json\ncases:\n" + CASE + CASE,
+        ["broken.yaml:6", "case 'land'", "duplicate id, first used on line 3"],
+    ),
+    "missing-tools-file": (
+        "tools: nothere.json\ncases:\n" + CASE,
+        ["broken.yaml:1", "tools file not found", "nothere.json"],
+    ),
+    "invalid-tools-file": (
+        "tools: bad_tools.json\ncases:\n" + CASE,
+        ["broken.yaml:1", "bad_tools.json", "is not valid JSON/YAML"],
+    ),
+    "tools-file-wrong-shape": (
+        "tools: shape_tools.json\ncases:\n" + CASE,
+        ["broken.yaml:1", "shape_tools.json", "'function' is a required property"],
+    ),
+    "invalid-parameters-schema": (
+        "tools:\n  - type: function\n    function: {name: f, parameters: {type: objectt}}\n"
+        "cases:\n  - {id: c, prompt: p, expect: {tool: f}}\n",
+        ["broken.yaml", "tool 'f': parameters is not a valid JSON Schema"],
+    ),
+    "unknown-tool": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: Land\n    expect: {tool: land}\n",
+        ["broken.yaml:5", "case 'x'", "'land' is not one of the suite's tools", "land_drone"],
+    ),
+    "unknown-argument": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: Land\n"
+        "    expect: {tool: land_drone, args: {height: 3}}\n",
+        ["broken.yaml:5", "case 'x'", "height"],
+    ),
+    "enum-literal": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: Photo\n"
+        "    expect: {tool: control_camera, args: {mode: photoo}}\n",
+        ["broken.yaml:5", "case 'x'", "photoo"],
+    ),
+    "unknown-operator": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: Land\n"
+        "    expect: {tool: land_drone, args: {location: {$regx: home}}}\n",
+        ["broken.yaml:5", "case 'x'", "$regx"],
+    ),
+    "no-prompt": (
+        "tools: tools.json\ncases:\n  - id: x\n    expect: {no_call: true}\n",
+        ["broken.yaml:3", "case 'x'", "no 'prompt' or 'messages'"],
+    ),
+    "bad-expect-shape": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: p\n    expect: {toool: land_drone}\n",
+        ["broken.yaml:5", "case 'x'", "expect"],
+    ),
+    "non-utf8": (
+        b"tools: tools.json\ncases:\n  - id: x\n    prompt: caf\xe9\n    expect: {no_call: true}\n",
+        ["broken.yaml:4", "not UTF-8"],
+    ),
+    "duplicate-yaml-key": (
+        "tools: tools.json\ncases:\n  - id: x\n    prompt: a\n    prompt: b\n"
+        "    expect: {no_call: true}\n",
+        ["broken.yaml:5", "duplicate key 'prompt'"],
+    ),
+    "missing-system-file": (
+        "system: prompts/sys.txt\ntools: tools.json\ncases:\n" + CASE,
+        ["broken.yaml:1", "system prompt file not found"],
+    ),
+    "unused-tag-threshold": (
+        "tools: tools.json\nthresholds: {rejects: 1.0}\ncases:\n" + CASE,
+        ["broken.yaml:2", "tag 'rejects' is not used by any case"],
+    ),
+    "reserved-id": (
+        "tools: tools.json\ncases:\n  - {id: gate, prompt: p, expect: {no_call: true}}\n",
+        ["broken.yaml:3", "'gate' is reserved"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_file_is_one_clear_collection_error(pytester, fake_openai, drone_tools, name):
+    text, fragments = BROKEN[name]
+    (pytester.path / "bad_tools.json").write_text("[{not json")
+    (pytester.path / "shape_tools.json").write_text('[{"type": "function"}]')
+    target = pytester.path / "broken.yaml"
+    if isinstance(text, bytes):
+        target.write_bytes(text)
+    else:
+        target.write_text(text)
+    pytester.makefile(".yaml", good=GOOD)
+    server = fake_openai({"thanks": {"text": "you're welcome"}})
+    result = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--toolcall-live")
+    output = result.stdout.str()
+    assert result.ret == 1
+    message = [line for line in output.splitlines() if line.startswith("broken.yaml")]
+    assert len(message) == 1, output  # one line, the file named as the user sees it
+    position = 0
+    for fragment in fragments:
+        position = output.find(fragment, position)
+        assert position >= 0, f"{fragment!r} not in output:\n{output}"
+    assert "Traceback" not in output and "pytest_toolcall/" not in output, output
+    result.assert_outcomes(passed=2, errors=1)  # good.yaml's case and gate still ran
+
+
+def test_fifty_megabyte_file_is_refused_without_reading_it(pytester, drone_tools):
+    target = pytester.path / "huge.yaml"
+    with target.open("w") as stream:
+        stream.write("tools: tools.json\ncases:\n")
+        line = "  - {prompt: '" + "x" * 990 + "', expect: {no_call: true}}\n"
+        stream.write(line * 50_000)
+    result = runpytest(pytester, "--model=m")
+    result.stdout.fnmatch_lines(["*huge.yaml: file is 5?.? MB; case files are limited to 20 MB*"])
+    assert result.ret == 2 or result.ret == 1
