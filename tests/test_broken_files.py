@@ -11,7 +11,10 @@ cases:
   - {id: fine, prompt: thanks, expect: {no_call: true}}
 """
 
-CASE = "  - id: land\n    prompt: Land now\n    expect: {tool: land_drone, args: {location: home_base}}\n"
+CASE = (
+    "  - id: land\n    prompt: Land now\n"
+    "    expect: {tool: land_drone, args: {location: home_base}}\n"
+)
 
 # name -> (file text, fragments the error must contain, in order)
 BROKEN: dict[str, tuple[str | bytes, list[str]]] = {

@@ -36,7 +36,8 @@ def drone_suite(count: int, *, name: str = "suite") -> str:
         f"    expect: {{tool: control_drone_movement, args: {{direction: forward, distance: {i}}}}}"
         for i in range(count)
     )
-    return f"suite: {name}\ntools: tools.json\ntool_choice: required\nthreshold: 0.5\ncases:\n{cases}\n"
+    header = f"suite: {name}\ntools: tools.json\ntool_choice: required\nthreshold: 0.5\n"
+    return f"{header}cases:\n{cases}\n"
 
 
 def answers(count: int, wrong: set[int] = frozenset()) -> dict:
