@@ -14,8 +14,9 @@ from pytest_toolcall.casefile import looks_like_case_file
 from pytest_toolcall.cassettes import RECORD_MODES
 from pytest_toolcall.client import SendSettings
 from pytest_toolcall.nodes import CaseFile
+from pytest_toolcall.report import BaselineError, load_baseline
 from pytest_toolcall.runner import RunSettings
-from pytest_toolcall.session import STATE_KEY, ToolcallSession
+from pytest_toolcall.session import STATE_KEY, Outputs, ToolcallSession
 
 DEFAULT_FILE_GLOBS = "*.yaml *.yml"
 # pytest-recording owns --record-mode when it is installed; both plugins then share it.
@@ -61,6 +62,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="gate on the lower end of the 95%% interval of accuracy (with --toolcall-repeat)",
     )
+    group.addoption("--toolcall-report", metavar="PATH", help="write a JSON report of every case")
+    group.addoption(
+        "--toolcall-baseline",
+        metavar="PATH",
+        help="a committed JSON report: cases that passed there and miss now fail the run",
+    )
+    group.addoption("--toolcall-markdown", metavar="PATH", help="write the summary as Markdown")
     parser.addini("toolcall_model", "default model(s), whitespace separated", type="args")
     parser.addini("toolcall_base_url", "OpenAI-compatible API base URL")
     parser.addini("toolcall_record_mode", "default cassette record mode", default="none")
@@ -116,6 +124,11 @@ def pytest_configure(config: pytest.Config) -> None:
         repeat=_number(config, "toolcall_repeat", "toolcall_repeat", int, 1),
         extra_scrubbed_headers=tuple(config.getini("toolcall_scrub_headers")),
     )
+    outputs = Outputs(
+        report=_path(config, "toolcall_report"),
+        markdown=_path(config, "toolcall_markdown"),
+        baseline=_baseline(config),
+    )
     state = ToolcallSession(
         config,
         settings=settings,
@@ -123,9 +136,36 @@ def pytest_configure(config: pytest.Config) -> None:
         strict=bool(config.getoption("toolcall_strict", None) or config.getini("toolcall_strict")),
         threshold_override=threshold,
         gate_on_lower_bound=bool(config.getoption("toolcall_gate_lower_bound", None)),
+        outputs=outputs,
+        options={
+            "record_mode": settings.record_mode,
+            "live": settings.live,
+            "repeat": settings.repeat,
+            "concurrency": send.concurrency,
+            "timeout_s": send.timeout_s,
+            "retries": send.retries,
+            "threshold": threshold,
+            "strict": bool(config.getoption("toolcall_strict", None)),
+            "base_url": send.base_url,
+        },
     )
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "toolcall-session")
+
+
+def _path(config: pytest.Config, option: str) -> Path | None:
+    value = config.getoption(option, None)
+    return Path(value) if value else None
+
+
+def _baseline(config: pytest.Config) -> dict[str, Any] | None:
+    path = _path(config, "toolcall_baseline")
+    if path is None:
+        return None
+    try:
+        return load_baseline(path)
+    except BaselineError as exc:
+        raise pytest.UsageError(f"--toolcall-baseline: {exc}") from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:

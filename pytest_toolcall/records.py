@@ -149,3 +149,124 @@ def format_actual(record: Mapping[str, Any]) -> str:
 
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+NO_CALL_LABEL = "(no call)"
+
+
+def expected_tools(record: Mapping[str, Any]) -> list[str]:
+    """Tool names the case expects (for `any_of`, the alternative the answer matched, if any)."""
+    expect = record["expected"]
+    options = expect.get("any_of") or [expect]
+    actual = sorted(call["name"] for call in record["actual"])
+    for option in options:
+        names = _option_tools(option)
+        if record["outcome"] == "pass" and sorted(names) == actual:
+            return names
+    return _option_tools(options[0])
+
+
+def _option_tools(option: Mapping[str, Any]) -> list[str]:
+    if option.get("no_call"):
+        return []
+    return [call["tool"] for call in option.get("calls") or [option]]
+
+
+def tool_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Per tool: true/false positives, false negatives, precision and recall by tool name."""
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        if record["outcome"] == "error":
+            continue
+        expected = expected_tools(record)
+        actual = [call["name"] for call in record["actual"]]
+        for name in set(expected) | set(actual):
+            hit = min(expected.count(name), actual.count(name))
+            tool = counts.setdefault(name, {"tp": 0, "fp": 0, "fn": 0})
+            tool["tp"] += hit
+            tool["fp"] += actual.count(name) - hit
+            tool["fn"] += expected.count(name) - hit
+    return {
+        name: {
+            **c,
+            "precision": c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None,
+            "recall": c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None,
+        }
+        for name, c in sorted(counts.items())
+    }
+
+
+def confusions(records: Iterable[Mapping[str, Any]], most: int = 5) -> list[tuple[str, str, int]]:
+    """The most frequent (expected -> actual) tool pairs among answers with the wrong tools."""
+    pairs: dict[tuple[str, str], int] = {}
+    for record in records:
+        if record["outcome"] in ("pass", "error", "wrong_args", "invalid_args"):
+            continue
+        expected = " + ".join(expected_tools(record)) or NO_CALL_LABEL
+        actual = " + ".join(call["name"] for call in record["actual"]) or NO_CALL_LABEL
+        if expected != actual:
+            pairs[expected, actual] = pairs.get((expected, actual), 0) + 1
+    ranked = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))
+    return [(expected, actual, count) for (expected, actual), count in ranked[:most]]
+
+
+def disagreements(
+    records_by_model: Mapping[str, Mapping[str, Mapping[str, Any]]],
+) -> list[tuple[str, dict[str, str]]]:
+    """Cases (by id) whose outcome differs between models: [(case, {model: outcome})]."""
+    models = list(records_by_model)
+    case_ids = dict.fromkeys(c for by_case in records_by_model.values() for c in by_case)
+    rows = []
+    for case_id in case_ids:
+        outcomes = {
+            model: records_by_model[model][case_id]["outcome"]
+            if case_id in records_by_model[model]
+            else "-"
+            for model in models
+        }
+        if len({outcome == "pass" for outcome in outcomes.values()}) > 1:
+            rows.append((case_id, outcomes))
+    return rows
+
+
+TOOL_STATS_MIN_CASES = 20
+
+
+def suite_summaries(
+    case_records: Iterable[Mapping[str, Any]],
+    gate_records: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """One JSON-ready summary per suite x model, in the order the suites ran."""
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in case_records:
+        grouped.setdefault((record["suite"], record["model"]), []).append(record)
+    summaries = []
+    for (suite, model), records in grouped.items():
+        counted = tally(records)
+        latencies = [ms for r in records for ms in r["latency_ms"]]
+        tokens = [t for r in records for t in r["total_tokens"]]
+        summary: dict[str, Any] = {
+            "suite": suite,
+            "model": model,
+            "file": records[0]["file"],
+            "cases": len(records),
+            "samples": counted.judged + counted.errors,
+            "passes": counted.passes,
+            "judged": counted.judged,
+            "errors": counted.errors,
+            "accuracy": counted.accuracy,
+            "interval": list(interval) if (interval := counted.interval()) else None,
+            "repeated": any(r["samples"] > 1 for r in records),
+            "gate": gate_records.get((suite, model)),
+            "p50_ms": percentile(latencies, 0.50),
+            "p95_ms": percentile(latencies, 0.95),
+            "mean_tokens": sum(tokens) / len(tokens) if tokens else None,
+            "misses": [r["case"] for r in records if r["outcome"] not in ("pass", "error")],
+        }
+        if len(records) >= TOOL_STATS_MIN_CASES:
+            summary["tools"] = tool_scores(records)
+            summary["confusions"] = [
+                {"expected": e, "actual": a, "count": n} for e, a, n in confusions(records)
+            ]
+        summaries.append(summary)
+    return summaries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -12,12 +13,29 @@ import pytest
 
 from pytest_toolcall.casefile import Case, Suite
 from pytest_toolcall.nodes import CaseItem, GateItem
-from pytest_toolcall.records import case_record, format_actual, format_expected, gate_record
+from pytest_toolcall.records import (
+    case_record,
+    format_actual,
+    format_expected,
+    gate_record,
+    suite_summaries,
+)
+from pytest_toolcall.report import build_report, compare, write_json
 from pytest_toolcall.runner import CaseResult, RunSettings, run_suite
+from pytest_toolcall.summary import Section, build_sections, to_markdown, write_terminal
 
 STATE_KEY = pytest.StashKey["ToolcallSession"]()
 GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
 BatchKey = tuple[Path, str]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Files the run writes or reads besides cassettes."""
+
+    report: Path | None = None
+    markdown: Path | None = None
+    baseline: dict[str, Any] | None = None
 
 
 @dataclass
@@ -43,6 +61,8 @@ class ToolcallSession:
         strict: bool,
         threshold_override: float | None,
         gate_on_lower_bound: bool,
+        outputs: Outputs,
+        options: dict[str, Any],
     ) -> None:
         self.config = config
         self.settings = settings
@@ -50,6 +70,9 @@ class ToolcallSession:
         self.strict = strict
         self.threshold_override = threshold_override
         self.gate_on_lower_bound = gate_on_lower_bound
+        self.outputs = outputs
+        self.options = options
+        self.sections: list[Section] = []
         self._batches: dict[BatchKey, _Batch] = {}
         self.case_records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.gate_records: dict[tuple[str, str], dict[str, Any]] = {}
@@ -157,13 +180,14 @@ class ToolcallSession:
         if result is None:
             return report
         record = self._record(result, item)
-        report.user_properties.extend(
-            [
-                ("toolcall_outcome", record["outcome"]),
-                ("toolcall_expected", format_expected(record["expected"])),
-                ("toolcall_actual", format_actual(record)),
-            ]
-        )
+        properties = [
+            ("toolcall_outcome", record["outcome"]),
+            ("toolcall_expected", format_expected(record["expected"])),
+            ("toolcall_actual", format_actual(record)),
+        ]
+        # junitxml reads the teardown report, which copies the item's properties.
+        item.user_properties.extend(properties)
+        report.user_properties.extend(properties)
         report.toolcall = record  # type: ignore[attr-defined]
         return report
 
@@ -190,11 +214,30 @@ class ToolcallSession:
         if record := getattr(report, "toolcall", None):
             self.case_records[record["suite"], record["model"], record["case"]] = record
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_toolcall.summary import write_summary
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Build the summary, compare with the baseline, write the report files."""
+        if hasattr(self.config, "workerinput") or not self.case_records:
+            return  # xdist workers send their reports to the controller, which does this
+        records = list(self.case_records.values())
+        summaries = suite_summaries(records, self.gate_records)
+        diff = compare(self.outputs.baseline, records) if self.outputs.baseline else None
+        self.sections = build_sections(summaries, records, diff)
+        if self.outputs.report:
+            write_json(self.outputs.report, build_report(summaries, records, options=self.options))
+        markdown = to_markdown(self.sections)
+        if self.outputs.markdown:
+            self.outputs.markdown.parent.mkdir(parents=True, exist_ok=True)
+            self.outputs.markdown.write_text(markdown, encoding="utf-8")
+        if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(step_summary, "a", encoding="utf-8") as stream:
+                stream.write(markdown)
+        if diff and diff["regressions"]:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-        if self.case_records:
-            write_summary(terminalreporter, self.case_records, self.gate_records)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.sections:
+            write_terminal(terminalreporter, self.sections)
 
 
 def _gate_failure_text(

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1, for testing the plugin's mechanics.
 
 It is not a model: it answers each request from a script keyed by the last user message.
-A script value is one answer, or a list of answers given in turn (the last one repeats),
+A `(model, prompt)` key scripts one model only. A script value is one answer, or a list of answers given in turn (the last one repeats),
 so a test can make a request fail twice and then succeed. Answer forms:
 
 - ``{"tool": "land_drone", "args": {...}}`` / ``{"calls": [{"tool": ..., "args": ...}, ...]}``
@@ -72,9 +72,10 @@ class FakeOpenAI:
             self._server.server_close()
             self._server = None
 
-    def next_answer(self, prompt: str) -> Mapping[str, Any]:
+    def next_answer(self, prompt: str, model: str = "") -> Mapping[str, Any]:
+        """The scripted answer: a `(model, prompt)` key wins over a `prompt` key."""
         with self._lock:
-            planned = self.script.get(prompt, self.default)
+            planned = self.script.get((model, prompt), self.script.get(prompt, self.default))
             if isinstance(planned, list):
                 turn = self._turns.get(prompt, 0)
                 self._turns[prompt] = turn + 1
@@ -103,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.requests.append({"headers": dict(self.headers), "body": body})
         prompt = _last_user_text(body.get("messages", []))
-        answer = self.fake.next_answer(prompt)
+        answer = self.fake.next_answer(prompt, body.get("model", ""))
         with self.fake._lock:
             self.fake.in_flight += 1
             self.fake.max_in_flight = max(self.fake.max_in_flight, self.fake.in_flight)
