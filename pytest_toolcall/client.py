@@ -10,6 +10,9 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import os
+import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 MAX_RETRY_AFTER_S = 60.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 20.0
+BACKOFF_JITTER_S = 0.5
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 NO_KEY_PLACEHOLDER = "no-key-set"
 
@@ -130,16 +136,32 @@ class TransientError(Exception):
         self.retry_after_s = retry_after_s
 
 
+# `"header": "value"` or `header: value` for headers never shown, e.g. in an echoed request.
+_SECRET_HEADER_VALUE = re.compile(
+    r"""(?ix)(["']?(?:authorization|api-key|openai-organization|openai-project|cookie|set-cookie
+    |user-agent|x-stainless-[\w-]+)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^,;}\r\n]+)"""
+)
+SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without any secret value and without the values of sensitive headers."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return _SECRET_HEADER_VALUE.sub(r"\1<redacted>", text)
+
+
 class Sender:
     """Sends request bodies through `openai.AsyncOpenAI`, concurrently and with retries."""
 
     def __init__(self, settings: SendSettings) -> None:
         self.settings = settings
-        self._secret = settings.api_key
+        self._secrets = [settings.api_key or "", *(os.environ.get(n, "") for n in SECRET_ENV_VARS)]
 
     def redact(self, text: str) -> str:
-        """Remove the API key from any text that may be shown or stored."""
-        return text.replace(self._secret, "<redacted>") if self._secret else text
+        """Remove secrets from any text that may be shown or stored."""
+        return redact(text, self._secrets)
 
     async def send_all(
         self,
@@ -255,15 +277,18 @@ def _retry_after_s(headers: Mapping[str, str]) -> float | None:
     try:
         return float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _backoff(retry_state: Any) -> float:
     """Wait the server's Retry-After when given, else exponential backoff with jitter."""
-    from tenacity import wait_exponential_jitter
-
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     if isinstance(exc, TransientError) and exc.retry_after_s is not None:
         return min(exc.retry_after_s, MAX_RETRY_AFTER_S)
-    return wait_exponential_jitter(initial=0.5, max=20.0, jitter=0.5)(retry_state)
+    exponential = BACKOFF_FIRST_S * 2 ** (retry_state.attempt_number - 1)
+    return min(exponential, BACKOFF_MAX_S) + random.uniform(0, BACKOFF_JITTER_S)

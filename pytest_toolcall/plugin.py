@@ -178,3 +178,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     if not looks_like_case_file(file_path):
         return None
     return CaseFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n`, send each case file whole to one worker (its cases go out as one batch)."""
+    if config.getoption("dist", None) != "load":
+        return None  # the user chose a distribution mode; respect it
+    from pytest_toolcall.xdist_scheduling import CaseFileScheduling
+
+    return CaseFileScheduling(config, log)
