@@ -9,6 +9,8 @@ from typing import Any
 from pytest_toolcall.records import disagreements, format_actual, format_expected, shorten
 
 CELL_WIDTH = 90
+# Outcomes whose detail only repeats the expected and got lines above it.
+RESTATED_OUTCOMES = ("wrong_tool", "no_call")
 
 
 @dataclass
@@ -229,7 +231,7 @@ def _write_stacked(terminal: Any, section: Section) -> None:
         terminal.write_line(f"  {case.ljust(width)}  {shorten(prompt, CELL_WIDTH)}")
         terminal.write_line(f"{pad}expected {shorten(expected, CELL_WIDTH)}")
         terminal.write_line(f"{pad}got      {shorten(got, CELL_WIDTH)}  [{outcome}]", yellow=True)
-        if why:
+        if why and outcome not in RESTATED_OUTCOMES:
             terminal.write_line(f"{pad}{shorten(why, CELL_WIDTH + 10)}")
 
 
