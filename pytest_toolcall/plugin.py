@@ -19,11 +19,10 @@ from pytest_toolcall.runner import RunSettings
 from pytest_toolcall.session import STATE_KEY, Outputs, ToolcallSession
 
 DEFAULT_FILE_GLOBS = "*.yaml *.yml"
-# pytest-recording owns --record-mode when it is installed; both plugins then share it.
-SHARES_RECORD_MODE = importlib.util.find_spec("pytest_recording") is not None
+PYTEST_RECORDING = "recording"  # pytest-recording's plugin name
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("toolcall", "LLM tool-calling cases (pytest-toolcall)")
     group.addoption(
         "--model",
@@ -32,7 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="model to run every suite against; repeat to compare models",
     )
     group.addoption("--base-url", help="OpenAI-compatible API base URL (else OPENAI_BASE_URL)")
-    if not SHARES_RECORD_MODE:
+    # pytest-recording owns --record-mode when it is active; both plugins then share it.
+    recording_active = importlib.util.find_spec("pytest_recording") is not None and not (
+        pluginmanager.is_blocked(PYTEST_RECORDING)
+    )
+    if not recording_active:
         group.addoption(
             "--record-mode",
             choices=RECORD_MODES,

@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible server on 127.0.0.1, for testing the plugin's mechanics.
 
 It is not a model: it answers each request from a script keyed by the last user message.
-A `(model, prompt)` key scripts one model only. A script value is one answer, or a list of answers given in turn (the last one repeats),
-so a test can make a request fail twice and then succeed. Answer forms:
+A `(model, prompt)` key scripts one model only. A script value is one answer, or a list
+of answers given in turn (the last one repeats), so a test can make a request fail twice
+and then succeed. Answer forms:
 
 - ``{"tool": "land_drone", "args": {...}}`` / ``{"calls": [{"tool": ..., "args": ...}, ...]}``
 - ``{"tool": "x", "arguments_raw": "not json"}``: arguments sent verbatim

@@ -272,3 +272,26 @@ def test_interrupted_recording_keeps_every_finished_case(tmp_path, fake_openai, 
     )
     assert resumed.returncode == 0, resumed.stdout
     assert len(json.loads(path.read_text())["interactions"]) == 50
+
+
+def test_shares_record_mode_with_pytest_recording(pytester, fake_openai, drone_tools):
+    pytest.importorskip("pytest_recording")
+    pytester.makefile(".yaml", suite=drone_suite(2))
+    server = fake_openai(answers(2))
+    shared = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    shared.assert_outcomes(passed=3)
+    assert "recording" in shared.stdout.str().splitlines()[3]  # pytest-recording was loaded
+    assert len(json.loads(cassette(pytester).read_text())["interactions"]) == 2
+    # with pytest-recording disabled, the option is ours and means the same
+    cassette(pytester).unlink()
+    alone = runpytest(
+        pytester,
+        "-p",
+        "no:recording",
+        "--model=m",
+        f"--base-url={server.base_url}",
+        "--record-mode=once",
+    )
+    alone.assert_outcomes(passed=3)
+    assert "recording" not in alone.stdout.str().splitlines()[3]
+    assert len(json.loads(cassette(pytester).read_text())["interactions"]) == 2
