@@ -91,17 +91,9 @@ def looks_like_case_file(path: Path) -> bool:
 
 def load_suite(path: Path, rootdir: Path) -> Suite:
     """Read, validate and resolve one case file."""
-    try:
-        return _load_suite(path, rootdir)
-    except CaseFileError as exc:
-        exc.path = _relative(path, Path.cwd())  # errors name the file as the user typed it
-        raise
-
-
-def _load_suite(path: Path, rootdir: Path) -> Suite:
     document = _read_document(path)
     _validate_structure(path, document)
-    default_name = _relative(path, rootdir).with_suffix("").as_posix()
+    default_name = relative_path(path, rootdir).with_suffix("").as_posix()
     suite_tools = _resolve_tools(path, document.get("tools"), line=_line_of(document, "tools"))
     suite_system = _resolve_system(path, document.get("system"), line=_line_of(document, "system"))
     cases = _build_cases(path, document, suite_tools, suite_system)
@@ -231,7 +223,7 @@ def _line_of(mapping: Mapping[str, Any], key: str) -> int | None:
     return lines.get(key, getattr(mapping, "line", None))
 
 
-def _relative(path: Path, rootdir: Path) -> Path:
+def relative_path(path: Path, rootdir: Path) -> Path:
     try:
         return path.resolve().relative_to(rootdir.resolve())
     except ValueError:
@@ -379,4 +371,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["Case", "CaseFileError", "Suite", "load_suite", "looks_like_case_file", "slugify"]
+__all__ = [
+    "Case",
+    "CaseFileError",
+    "Suite",
+    "load_suite",
+    "looks_like_case_file",
+    "relative_path",
+    "slugify",
+]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_toolcall.casefile import Case, CaseFileError, Suite, load_suite
+from pytest_toolcall.casefile import Case, CaseFileError, Suite, load_suite, relative_path
 from pytest_toolcall.matching import Outcome
 
 if TYPE_CHECKING:
@@ -48,14 +48,14 @@ class CaseFile(pytest.File):
     suite: Suite
 
     def collect(self) -> Iterator[pytest.Item]:
-        state = _state(self.config)
         try:
             self.suite = load_suite(self.path, self.config.rootpath)
-        except CaseFileError:
+            models = _state(self.config).models_for(self.suite, self.path)
+        except CaseFileError as exc:
             # One bad case file must not stop the others: the run still fails (exit 1).
             self.config.option.continue_on_collection_errors = True
+            exc.path = relative_path(self.path, self.config.invocation_params.dir)
             raise
-        models = state.models_for(self.suite, self.path)
         for model in models:
             suffix = f"[{model.replace('::', ':')}]" if len(models) > 1 else ""
             for case in self.suite.cases:
@@ -69,7 +69,7 @@ class CaseFile(pytest.File):
             yield GateItem.from_parent(self, name="gate" + suffix, suite=self.suite, model=model)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
-        if isinstance(excinfo.value, CaseFileError | pytest.UsageError):
+        if isinstance(excinfo.value, CaseFileError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.casefile import Case, Suite
+from pytest_toolcall.casefile import Case, CaseFileError, Suite
 from pytest_toolcall.nodes import CaseItem, GateItem
 from pytest_toolcall.records import (
     case_record,
@@ -84,9 +84,10 @@ class ToolcallSession:
             return self.models
         if suite.model:
             return [suite.model]
-        raise pytest.UsageError(
-            f"{path}: no model to run: pass --model=NAME, set toolcall_model in the ini file, "
-            "or put 'model:' in the case file"
+        raise CaseFileError(
+            path,
+            "no model to run: pass --model=NAME, set toolcall_model in the ini file, "
+            "or put 'model:' in the case file",
         )
 
     @pytest.hookimpl(trylast=True)
