@@ -31,6 +31,13 @@ def fake_openai() -> Iterator[Callable[..., FakeOpenAI]]:
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_server_left_running() -> Iterator[None]:
+    """Every test that starts a server stops it."""
+    yield
+    assert not FakeOpenAI.running, f"servers left running: {FakeOpenAI.running}"
+
+
 @pytest.fixture
 def drone_tools(pytester: pytest.Pytester) -> Path:
     """The cookbook's 16 drone tools, copied next to the test's case files."""

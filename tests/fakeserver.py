@@ -32,6 +32,8 @@ DEFAULT_ANSWER: dict[str, Any] = {"text": "I have no script for that."}
 class FakeOpenAI:
     """Context manager running the scripted server in a background thread."""
 
+    running: set[FakeOpenAI] = set()  # every started, not yet stopped server
+
     def __init__(
         self,
         script: Mapping[str, Any] | None = None,
@@ -62,6 +64,7 @@ class FakeOpenAI:
         self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        FakeOpenAI.running.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -72,6 +75,7 @@ class FakeOpenAI:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            FakeOpenAI.running.discard(self)
 
     def next_answer(self, prompt: str, model: str = "") -> Mapping[str, Any]:
         """The scripted answer: a `(model, prompt)` key wins over a `prompt` key."""

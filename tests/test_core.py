@@ -249,3 +249,46 @@ def test_other_yaml_is_left_alone(pytester, fake_openai, drone_tools):
     write_suite(pytester, SUITE.format(threshold=1.0))
     result = run(pytester, fake_openai(RIGHT))
     result.assert_outcomes(passed=3)
+
+
+OUTCOMES = {
+    # case id: (expect, scripted answer)
+    "pass": ("{tool: calibrate_sensors}", {"tool": "calibrate_sensors"}),
+    "no_call": ("{tool: calibrate_sensors}", {"text": "Calibrating now."}),
+    "unknown_tool": ("{tool: calibrate_sensors}", {"tool": "calibrate_everything"}),
+    "invalid_args": ("{tool: set_drone_speed}", {"tool": "set_drone_speed", "args": {"speed": -1}}),
+    "wrong_tool": ("{tool: calibrate_sensors}", {"tool": "return_to_home"}),
+    "wrong_args": (
+        "{tool: set_drone_speed, args: {speed: 10}}",
+        {"tool": "set_drone_speed", "args": {"speed": 20}},
+    ),
+    "extra_call": (
+        "{tool: calibrate_sensors}",
+        {"calls": [{"tool": "calibrate_sensors"}, {"tool": "return_to_home"}]},
+    ),
+    "missing_call": (
+        "{calls: [{tool: calibrate_sensors}, {tool: return_to_home}]}",
+        {"tool": "calibrate_sensors"},
+    ),
+    "unexpected_call": ("{no_call: true}", {"tool": "return_to_home"}),
+    "error": ("{tool: calibrate_sensors}", {"status": 400, "error": "no such model"}),
+}
+
+
+def test_every_outcome_is_named_in_the_summary(pytester, fake_openai, drone_tools):
+    cases = "".join(
+        f"  - {{id: {name}, prompt: '{name}', expect: {expect}}}\n"
+        for name, (expect, _) in OUTCOMES.items()
+    )
+    write_suite(pytester, f"tools: tools.json\nthreshold: 0\ncases:\n{cases}")
+    server = fake_openai({name: answer for name, (_, answer) in OUTCOMES.items()})
+    result = run(pytester, server)
+    output = result.stdout.str()
+    for name in OUTCOMES:
+        if name in ("pass", "error"):
+            continue
+        assert f"  {name} " in output and f"[{name}]" in output, name
+    result.stdout.fnmatch_lines(
+        ["*HTTP 400 from *: no such model", "*ERROR suite.yaml::error - HTTP 400*"]
+    )
+    assert result.parseoutcomes() == {"passed": 2, "missed": 8, "errors": 1}
