@@ -249,45 +249,49 @@ def _resolve_tools(
     if value is None:
         return ()
     if isinstance(value, list):
-        tools = value
+        tools, problem = tuple(value), _tools_problem(value)
     else:
         tools_path = path.parent / value
         if not tools_path.is_file():
             raise CaseFileError(path, f"tools file not found: {tools_path}", line=line)
-        try:
-            tools = load_yaml(tools_path.read_text(encoding="utf-8"))
-        except (YamlError, UnicodeDecodeError) as exc:
-            problem = getattr(exc, "problem", str(exc))
-            raise CaseFileError(
-                path, f"tools file {tools_path} is not valid JSON/YAML: {problem}", line=line
-            ) from None
-        error = jsonschema.exceptions.best_match(_tools_file_validator().iter_errors(tools))
-        if error is not None:
-            where = _dotted(error.absolute_path) or "top level"
-            raise CaseFileError(
-                path, f"tools file {tools_path}: {where}: {error.message}", line=line
-            )
-    _check_tools(path, tools, line=line)
-    return tuple(tools)
+        tools, problem = _read_tools_file(tools_path, tools_path.stat().st_mtime_ns)
+    if problem:
+        raise CaseFileError(path, problem, line=line)
+    return tools
 
 
-def _check_tools(path: Path, tools: Sequence[Mapping[str, Any]], *, line: int | None) -> None:
+@cache
+def _read_tools_file(
+    tools_path: Path, mtime_ns: int
+) -> tuple[tuple[Mapping[str, Any], ...], str | None]:
+    """Read and check a tools file once per run (suites usually share one): (tools, problem)."""
+    try:
+        tools = load_yaml(tools_path.read_text(encoding="utf-8"))
+    except (YamlError, UnicodeDecodeError) as exc:
+        problem = getattr(exc, "problem", str(exc))
+        return (), f"tools file {tools_path} is not valid JSON/YAML: {problem}"
+    error = jsonschema.exceptions.best_match(_tools_file_validator().iter_errors(tools))
+    if error is not None:
+        where = _dotted(error.absolute_path) or "top level"
+        return (), f"tools file {tools_path}: {where}: {error.message}"
+    return tuple(tools), _tools_problem(tools)
+
+
+def _tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why a (structurally valid) tools list cannot be used, or None."""
     seen: set[str] = set()
     for tool in tools:
         name = tool["function"]["name"]
         if name in seen:
-            raise CaseFileError(path, f"tool '{name}' is defined twice", line=line)
+            return f"tool '{name}' is defined twice"
         seen.add(name)
         parameters = tool["function"].get("parameters", {})
         try:
             jsonschema.Draft202012Validator.check_schema(parameters)
         except jsonschema.SchemaError as exc:
             where = _dotted(exc.absolute_path) or "parameters"
-            raise CaseFileError(
-                path,
-                f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})",
-                line=line,
-            ) from None
+            return f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})"
+    return None
 
 
 def _tool_parameters(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

@@ -11,6 +11,7 @@ latency measured while recording) travel in the cassette's `metadata`, which vcr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -39,6 +40,7 @@ SCRUBBED_HEADER_PREFIXES = ("x-stainless-",)
 WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 METADATA_KEY = "pytest_toolcall"
 METADATA_VERSION = 1
+VCR_CASSETTE_VERSION = 1
 
 
 class CassetteError(Exception):
@@ -58,12 +60,13 @@ def cassette_path(case_file: Path, model: str) -> Path:
 
 @dataclass(frozen=True)
 class Recording:
-    """One recorded interaction: vcrpy's request and response, plus our facts about it."""
+    """One recorded interaction in vcrpy's dict form, plus our facts about it."""
 
-    request: Any  # vcr.request.Request
+    request: Mapping[str, Any]  # vcrpy's Request._to_dict(): method, uri, body, headers
     response: Mapping[str, Any]
     case_id: str
     latency_ms: float | None
+    request_hash: str
 
     @property
     def body(self) -> bytes:
@@ -91,24 +94,32 @@ class Cassette:
         return method.upper(), urlsplit(url).path, body_hash
 
     def load(self) -> None:
-        """Read the file if it exists (a missing file is an empty cassette)."""
-        from vcr.serialize import deserialize
-        from vcr.serializers import jsonserializer
+        """Read the file if it exists (a missing file is an empty cassette).
 
+        Read as plain JSON, without vcrpy: replay must stay near pytest's own speed. The
+        request hash recorded with each interaction is used when present, so replay does not
+        re-serialise every recorded body; cassettes from elsewhere are hashed here.
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return
         try:
-            requests, responses, *rest = deserialize(text, jsonserializer)
-            facts = (rest[0] if rest else {}).get(METADATA_KEY, {}).get("interactions", [])
-            for index, (request, response) in enumerate(zip(requests, responses, strict=True)):
+            data = json.loads(text)
+            if data.get("version") != VCR_CASSETTE_VERSION:
+                raise ValueError(f"vcrpy cassette version {data.get('version')!r} is not 1")
+            facts = data.get("metadata", {}).get(METADATA_KEY, {}).get("interactions", [])
+            for index, interaction in enumerate(data["interactions"]):
+                request, response = interaction["request"], interaction["response"]
                 fact = facts[index] if index < len(facts) else {}
-                body_hash = request_hash(request.body)
-                self._recordings.setdefault(
-                    self.key(request.method, request.uri, body_hash), []
-                ).append(Recording(request, response, fact.get("case", ""), fact.get("latency_ms")))
-        except (ValueError, KeyError, TypeError) as exc:
+                body_hash = fact.get("request_hash") or request_hash(request["body"])
+                key = self.key(request["method"], request["uri"], body_hash)
+                self._recordings.setdefault(key, []).append(
+                    Recording(
+                        request, response, fact.get("case", ""), fact.get("latency_ms"), body_hash
+                    )
+                )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CassetteError(
                 f"cannot read cassette {self.path}: {exc}; fix it, or delete it and record "
                 "again with --record-mode=once"
@@ -133,7 +144,7 @@ class Cassette:
             exchange.url,
             exchange.request_body.decode("utf-8"),
             self._scrub(exchange.request_headers),
-        )
+        )._to_dict()
         response = {
             "status": {"code": exchange.status, "message": exchange.reason},
             "headers": {
@@ -141,9 +152,9 @@ class Cassette:
             },
             "body": {"string": self.redact(exchange.response_body.decode("utf-8", "replace"))},
         }
-        key = self.key(exchange.method, exchange.url, request_hash(exchange.request_body))
-        slots = self._recordings.setdefault(key, [])
-        recording = Recording(request, response, case_id, exchange.latency_ms)
+        body_hash = request_hash(exchange.request_body)
+        slots = self._recordings.setdefault(self.key(exchange.method, exchange.url, body_hash), [])
+        recording = Recording(request, response, case_id, exchange.latency_ms, body_hash)
         if sample < len(slots):
             slots[sample] = recording
         else:
@@ -178,6 +189,7 @@ class Cassette:
 
     def save(self, case_order: Mapping[str, int]) -> None:
         """Write atomically (temp file + rename), interactions in case order for stable diffs."""
+        from vcr.request import Request
         from vcr.serialize import serialize
         from vcr.serializers import jsonserializer
 
@@ -192,13 +204,18 @@ class Cassette:
         ordered = [r for _, _, r in recordings]
         text = serialize(
             {
-                "requests": [r.request for r in ordered],
+                "requests": [Request._from_dict(dict(r.request)) for r in ordered],
                 "responses": [dict(r.response) for r in ordered],
                 "metadata": {
                     METADATA_KEY: {
                         "version": METADATA_VERSION,
                         "interactions": [
-                            {"case": r.case_id, "latency_ms": r.latency_ms} for r in ordered
+                            {
+                                "case": r.case_id,
+                                "latency_ms": r.latency_ms,
+                                "request_hash": r.request_hash,
+                            }
+                            for r in ordered
                         ],
                     }
                 },

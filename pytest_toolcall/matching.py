@@ -392,9 +392,9 @@ def _parsed_arguments(call: ToolCall, parameters: JsonMap) -> JsonMap | str:
         if names is not None and key not in names:
             known = ", ".join(sorted(names)) or "none"
             return f"args.{key}: no such argument (it has: {known})"
-    error = best_match(validator.iter_errors(args))
-    if error is None:
+    if validator.is_valid(args):  # the common case; finding the best error is slower
         return args
+    error = best_match(validator.iter_errors(args))
     path = "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
     return f"{path}: {_clip(error.message, 120)}"
 

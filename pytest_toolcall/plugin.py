@@ -31,11 +31,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         help="model to run every suite against; repeat to compare models",
     )
     group.addoption("--base-url", help="OpenAI-compatible API base URL (else OPENAI_BASE_URL)")
-    # pytest-recording owns --record-mode when it is active; both plugins then share it.
-    recording_active = importlib.util.find_spec("pytest_recording") is not None and not (
-        pluginmanager.is_blocked(PYTEST_RECORDING)
-    )
-    if not recording_active:
+    if not _pytest_recording_active(pluginmanager):
         group.addoption(
             "--record-mode",
             choices=RECORD_MODES,
@@ -97,6 +93,17 @@ def _number(config: pytest.Config, option: str, ini: str, kind: type, minimum: f
     if number < minimum:
         raise pytest.UsageError(f"--{option.replace('_', '-')}: must be at least {minimum}")
     return number
+
+
+def _pytest_recording_active(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether pytest-recording defines --record-mode in this session (we then share it)."""
+    if pluginmanager.has_plugin(PYTEST_RECORDING) or pluginmanager.has_plugin(
+        "pytest_recording.plugin"
+    ):
+        return True
+    installed = importlib.util.find_spec("pytest_recording") is not None
+    autoloads = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    return installed and autoloads and not pluginmanager.is_blocked(PYTEST_RECORDING)
 
 
 def pytest_configure(config: pytest.Config) -> None:

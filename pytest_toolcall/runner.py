@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_toolcall import matching
@@ -64,62 +65,94 @@ class CaseResult:
         return sum(sample.verdict.passed for sample in self.samples)
 
     @property
-    def errored(self) -> bool:
-        return any(sample.verdict.outcome is Outcome.ERROR for sample in self.samples)
-
-    @property
     def verdict(self) -> Verdict:
         """The worst sample's verdict (the case passes only if every sample does)."""
         order = list(Outcome)
         return min((s.verdict for s in self.samples), key=lambda v: order.index(v.outcome))
 
 
-def run_suite(
-    suite: Suite,
-    cases: Sequence[Case],
-    model: str,
-    settings: RunSettings,
-    record_command: Callable[[Case], str],
-) -> dict[str, CaseResult]:
-    """Answer and judge `cases` of `suite` for `model`; saves what was recorded, even on Ctrl-C."""
+@dataclass
+class Batch:
+    """The selected cases of one suite x model, and what happens to them in this run."""
+
+    suite: Suite
+    model: str
+    cases: Sequence[Case]
+    record_command: Callable[[Case], str]
+    results: dict[str, CaseResult] = field(default_factory=dict)
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[tuple[str, int], Answer] = field(default_factory=dict)
+    cassette: Cassette | None = None
+    last_save: float = 0.0
+
+    def no_recording(self, case: Case) -> str:
+        return (
+            f"no recording for case {case.id} of suite {self.suite.name}, model {self.model}: "
+            f"record it with OPENAI_API_KEY set: {self.record_command(case)}"
+        )
+
+
+def run_batches(batches: Sequence[Batch], settings: RunSettings) -> None:
+    """Answer and judge every batch, all requests of all batches in one concurrent round.
+
+    One event loop, one client and one bound on requests in flight serve every suite, so
+    ten files of 100 cases take as long as one file of 1000. Whatever was recorded is
+    saved, even on Ctrl-C.
+    """
     sender = Sender(settings.send)
-    cassette = Cassette(
-        cassette_path(suite.path, model), settings.extra_scrubbed_headers, sender.redact
-    )
-    results = {
-        case.id: CaseResult(case, model, request_hash(build_request(case, model))) for case in cases
-    }
-    answers: dict[tuple[str, int], Answer] = {}
-    if not settings.live:
-        try:
-            cassette.load()
-        except CassetteError as exc:
-            return _all_errors(results, settings.repeat, str(exc))
-    path = urlsplit(settings.send.base_url or DEFAULT_BASE_URL).path.rstrip("/")
-    url = path + CHAT_COMPLETIONS_PATH
-    replays = settings.record_mode in ("none", "once", "new_episodes") and not settings.live
-    to_send: list[tuple[Case, int]] = []
-    for case in cases:
-        for sample in range(settings.repeat):
-            found = replays and cassette.find("POST", url, results[case.id].request_hash, sample)
-            if found:
-                answers[case.id, sample] = parse_completion(found.body, latency_ms=found.latency_ms)
-            elif settings.records:
-                to_send.append((case, sample))
-            else:
-                answers[case.id, sample] = Answer(
-                    error=_no_recording(case, suite, model, record_command)
-                )
+    url = urlsplit(settings.send.base_url or DEFAULT_BASE_URL).path.rstrip("/")
+    url += CHAT_COMPLETIONS_PATH
+    to_send: list[tuple[Batch, Case, int]] = []
+    for batch in batches:
+        to_send += _prepare(batch, settings, sender, url)
     try:
         if to_send:
-            asyncio.run(_send(sender, to_send, model, cassette, answers, settings, suite))
+            asyncio.run(_send(sender, to_send, settings))
     finally:
-        if not settings.live:
-            _save(cassette, suite, settings, results, url)
-    for (case_id, _), answer in sorted(answers.items(), key=lambda item: item[0][1]):
-        result = results[case_id]
-        result.samples.append(Sample(answer, _judge(result.case, answer)))
-    return results
+        for batch in batches:
+            if batch.cassette is not None:
+                _save(batch, settings, url)
+    for batch in batches:
+        for (case_id, _), answer in sorted(batch.answers.items(), key=lambda item: item[0][1]):
+            result = batch.results[case_id]
+            result.samples.append(Sample(answer, _judge(result.case, answer)))
+
+
+def _prepare(
+    batch: Batch, settings: RunSettings, sender: Sender, url: str
+) -> list[tuple[Batch, Case, int]]:
+    """Answer what the cassette holds; return the (batch, case, sample) still to send."""
+    for case in batch.cases:
+        batch.bodies[case.id] = build_request(case, batch.model)
+        batch.results[case.id] = CaseResult(case, batch.model, request_hash(batch.bodies[case.id]))
+    if not settings.live:
+        path = cassette_path(batch.suite.path, batch.model)
+        batch.cassette = Cassette(path, settings.extra_scrubbed_headers, sender.redact)
+        try:
+            batch.cassette.load()
+        except CassetteError as exc:
+            batch.cassette = None
+            for case in batch.cases:
+                for sample in range(settings.repeat):
+                    batch.answers[case.id, sample] = Answer(error=str(exc))
+            return []
+    replays = settings.record_mode in ("none", "once", "new_episodes") and not settings.live
+    to_send = []
+    for case in batch.cases:
+        body_hash = batch.results[case.id].request_hash
+        for sample in range(settings.repeat):
+            found = (
+                replays and batch.cassette and batch.cassette.find("POST", url, body_hash, sample)
+            )
+            if found:
+                answer = parse_completion(found.body, latency_ms=found.latency_ms)
+            elif settings.records:
+                to_send.append((batch, case, sample))
+                continue
+            else:
+                answer = Answer(error=batch.no_recording(case))
+            batch.answers[case.id, sample] = answer
+    return to_send
 
 
 def _judge(case: Case, answer: Answer) -> Verdict:
@@ -128,63 +161,34 @@ def _judge(case: Case, answer: Answer) -> Verdict:
     return matching.judge(case.expect, answer.calls, case.tool_parameters)
 
 
-def _no_recording(
-    case: Case, suite: Suite, model: str, record_command: Callable[[Case], str]
-) -> str:
-    return (
-        f"no recording for case {case.id} of suite {suite.name}, model {model}: "
-        f"record it with OPENAI_API_KEY set: {record_command(case)}"
-    )
-
-
-def _all_errors(results: dict[str, CaseResult], repeat: int, message: str) -> dict[str, CaseResult]:
-    for result in results.values():
-        result.samples = [Sample(Answer(error=message), Verdict(Outcome.ERROR, message))] * repeat
-    return results
-
-
 async def _send(
-    sender: Sender,
-    to_send: Sequence[tuple[Case, int]],
-    model: str,
-    cassette: Cassette,
-    answers: dict[tuple[str, int], Answer],
-    settings: RunSettings,
-    suite: Suite,
+    sender: Sender, to_send: Sequence[tuple[Batch, Case, int]], settings: RunSettings
 ) -> None:
-    last_save = time.monotonic()
-
     def on_done(index: int, answer: Answer, exchange: Exchange | None) -> None:
-        nonlocal last_save
-        case, sample = to_send[index]
-        answers[case.id, sample] = answer
-        if exchange is not None and not settings.live:
-            cassette.put(exchange, case.id, sample)
-            if time.monotonic() - last_save > SAVE_EVERY_S:
-                cassette.save(_case_order(suite))
-                last_save = time.monotonic()
+        batch, case, sample = to_send[index]
+        batch.answers[case.id, sample] = answer
+        if exchange is not None and batch.cassette is not None:
+            batch.cassette.put(exchange, case.id, sample)
+            if time.monotonic() - batch.last_save > SAVE_EVERY_S:
+                batch.cassette.save(_case_order(batch.suite))
+                batch.last_save = time.monotonic()
 
-    bodies = [build_request(case, model) for case, _ in to_send]
+    bodies = [batch.bodies[case.id] for batch, case, _ in to_send]
     await sender.send_all(bodies, on_done)
 
 
-def _save(
-    cassette: Cassette,
-    suite: Suite,
-    settings: RunSettings,
-    results: Mapping[str, CaseResult],
-    url: str,
-) -> None:
+def _save(batch: Batch, settings: RunSettings, url: str) -> None:
+    assert batch.cassette is not None
     if settings.record_mode == "rewrite":
-        cassette.keep_only(
+        batch.cassette.keep_only(
             {
                 (Cassette.key("POST", url, result.request_hash), sample)
-                for result in results.values()
+                for result in batch.results.values()
                 for sample in range(settings.repeat)
             }
         )
-    if cassette.changed:
-        cassette.save(_case_order(suite))
+    if batch.cassette.changed:
+        batch.cassette.save(_case_order(batch.suite))
 
 
 def _case_order(suite: Suite) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from pytest_toolcall.records import (
     suite_summaries,
 )
 from pytest_toolcall.report import build_report, compare, write_json
-from pytest_toolcall.runner import CaseResult, RunSettings, run_suite
+from pytest_toolcall.runner import Batch, CaseResult, RunSettings, run_batches
 from pytest_toolcall.summary import Section, build_sections, to_markdown, write_terminal
 
 STATE_KEY = pytest.StashKey["ToolcallSession"]()
@@ -39,14 +39,29 @@ class Outputs:
 
 
 @dataclass
-class _Batch:
-    """The cases of one suite x model that this session answers together."""
+class _Selection:
+    """What this session runs of one suite x model, and (once answered) the results."""
 
     suite: Suite
     model: str
+    file_id: str  # the case file's node id, for the record command in error messages
     case_ids: set[str] = field(default_factory=set)
     gate_selected: bool = False
     results: dict[str, CaseResult] | None = None
+
+    def batch(self, base_url: str | None) -> Batch:
+        # A gate judges its whole suite, so a selected gate brings every case along.
+        wanted = [c for c in self.suite.cases if self.gate_selected or c.id in self.case_ids]
+        return Batch(self.suite, self.model, wanted, self._record_command(base_url))
+
+    def _record_command(self, base_url: str | None) -> Callable[[Case], str]:
+        def command(case: Case) -> str:
+            args = ["pytest", f"{self.file_id}::{case.id}", f"--model={self.model}"]
+            if base_url:
+                args.append(f"--base-url={base_url}")
+            return shlex.join([*args, "--record-mode=once"])
+
+        return command
 
 
 class ToolcallSession:
@@ -73,7 +88,7 @@ class ToolcallSession:
         self.outputs = outputs
         self.options = options
         self.sections: list[Section] = []
-        self._batches: dict[BatchKey, _Batch] = {}
+        self._selections: dict[BatchKey, _Selection] = {}
         self.case_records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.gate_records: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -93,43 +108,35 @@ class ToolcallSession:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Note which cases (and gates) were selected after -k/-m/--lf deselection."""
-        self._batches.clear()
+        self._selections.clear()
         for item in items:
             if isinstance(item, CaseItem | GateItem):
-                batch = self._batches.setdefault(
-                    (item.path, item.model), _Batch(item.suite, item.model)
+                selection = self._selections.setdefault(
+                    (item.path, item.model),
+                    _Selection(item.suite, item.model, item.nodeid.split("::")[0]),
                 )
                 if isinstance(item, CaseItem):
-                    batch.case_ids.add(item.case.id)
+                    selection.case_ids.add(item.case.id)
                 else:
-                    batch.gate_selected = True
+                    selection.gate_selected = True
 
     # -- running ---------------------------------------------------------------------
 
     def _results(self, item: CaseItem | GateItem) -> dict[str, CaseResult]:
-        batch = self._batches[item.path, item.model]
-        if batch.results is None:
-            # A gate judges its whole suite, so a selected gate brings every case along.
-            wanted = [
-                case
-                for case in batch.suite.cases
-                if batch.gate_selected or case.id in batch.case_ids
-            ]
-            batch.results = run_suite(
-                batch.suite, wanted, batch.model, self.settings, self._record_command(item)
+        selection = self._selections[item.path, item.model]
+        if selection.results is None:
+            # Every suite still to run goes out in one concurrent round, except on an xdist
+            # worker, which cannot know which other case files it will be given.
+            pending = (
+                [selection]
+                if hasattr(self.config, "workerinput")
+                else [s for s in self._selections.values() if s.results is None]
             )
-        return batch.results
-
-    def _record_command(self, item: CaseItem | GateItem) -> Any:
-        file_id = item.nodeid.split("::")[0]
-
-        def command(case: Case) -> str:
-            args = ["pytest", f"{file_id}::{case.id}", f"--model={item.model}"]
-            if self.settings.send.base_url:
-                args.append(f"--base-url={self.settings.send.base_url}")
-            return shlex.join([*args, "--record-mode=once"])
-
-        return command
+            batches = [s.batch(self.settings.send.base_url) for s in pending]
+            run_batches(batches, self.settings)
+            for answered, batch in zip(pending, batches, strict=True):
+                answered.results = batch.results
+        return selection.results
 
     def case_result(self, item: CaseItem) -> CaseResult:
         return self._results(item)[item.case.id]
@@ -176,8 +183,9 @@ class ToolcallSession:
             return report
         if not isinstance(item, CaseItem):
             return report
-        batch = self._batches.get((item.path, item.model))
-        result = batch.results.get(item.case.id) if batch and batch.results else None
+        selection = self._selections.get((item.path, item.model))
+        results = selection.results if selection else None
+        result = results.get(item.case.id) if results else None
         if result is None:
             return report
         record = self._record(result, item)
