@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 _stamps: dict[str, float] = {"plugin_imported": time.time()}
-_run_suite_s: list[float] = []
+_run_batches_s: list[float] = []
 
 
 @pytest.hookimpl(trylast=True)
@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            _run_suite_s.append(time.perf_counter() - started)
+            _run_batches_s.append(time.perf_counter() - started)
 
     session_module.run_batches = timed_run_batches
 
@@ -72,8 +72,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         "collect_s": between("session_started", "collected"),
         "run_s": between("collected", "tests_done"),
         "finish_s": between("tests_done", "unconfigured"),
-        "run_suite_s": sum(_run_suite_s) if _run_suite_s else None,
-        "suites": len(_run_suite_s),
+        "run_batches_s": sum(_run_batches_s) if _run_batches_s else None,
+        "calls": len(_run_batches_s),
     }
     with open(out, "w", encoding="utf-8") as stream:
         json.dump(phases, stream)

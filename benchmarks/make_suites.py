@@ -1,0 +1,102 @@
+"""Generate benchmark inputs: N drone cases in K YAML files, their request bodies, trivial tests.
+
+``python benchmarks/make_suites.py DIR --cases 1000 --files 10`` writes ``DIR/suite_00.yaml``
+... with the drone tools (``tests/data/drone_tools.json``) next to them. Every case asks
+for a different move ("Move the drone left 17 meters"), so every request body, and so
+every cassette key, is distinct; the benchmark server answers each one correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DRONE_TOOLS = ROOT / "tests" / "data" / "drone_tools.json"
+DIRECTIONS = ("forward", "backward", "left", "right", "up", "down")
+SYSTEM_PROMPT = (
+    "You are an intelligent AI that controls a drone. Given a command or request from the "
+    "user, call one of your functions to complete the request. If the request cannot be "
+    "completed by your available functions, call the reject_request function."
+)
+
+
+def make_suites(directory: Path, cases: int, files: int) -> list[Path]:
+    """Write `cases` cases split as evenly as possible over `files` case files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DRONE_TOOLS, directory / "tools.json")
+    paths = []
+    start = 0
+    for index in range(files):
+        count = cases // files + (1 if index < cases % files else 0)
+        path = directory / f"suite_{index:03d}.yaml"
+        path.write_text(_suite_yaml(index, range(start, start + count)), encoding="utf-8")
+        paths.append(path)
+        start += count
+    return paths
+
+
+def _suite_yaml(index: int, numbers: range) -> str:
+    lines = [
+        f"suite: bench/{index:03d}",
+        f"system: {json.dumps(SYSTEM_PROMPT)}",
+        "tools: tools.json",
+        "tool_choice: required",
+        "params: {temperature: 0, seed: 42}",
+        "threshold: 1.0",
+        "cases:",
+    ]
+    for number in numbers:
+        direction, distance = DIRECTIONS[number % len(DIRECTIONS)], number + 1
+        lines += [
+            f"  - id: c{number:05d}",
+            f"    prompt: Move the drone {direction} {distance} meters",
+            "    expect: {tool: control_drone_movement, "
+            f"args: {{direction: {direction}, distance: {distance}}}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_bodies(case_files: list[Path], model: str, out: Path) -> int:
+    """Write the exact request bodies the plugin sends for these files (JSONL); return count."""
+    from pytest_toolcall.casefile import load_suite
+    from pytest_toolcall.client import build_request
+
+    count = 0
+    with out.open("w", encoding="utf-8") as stream:
+        for path in case_files:
+            for case in load_suite(path, path.parent).cases:
+                stream.write(json.dumps(build_request(case, model)) + "\n")
+                count += 1
+    return count
+
+
+def make_trivial_tests(directory: Path, count: int) -> Path:
+    """A test module with `count` functions that each `assert True` (the bare pytest floor)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "test_trivial.py"
+    path.write_text(
+        "".join(f"def test_{i}():\n    assert True\n\n\n" for i in range(count)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--bodies", type=Path, help="also write the request bodies (JSONL) here")
+    parser.add_argument("--model", default="m", help="model id in the request bodies")
+    args = parser.parse_args()
+    paths = make_suites(args.directory, args.cases, args.files)
+    print(f"wrote {args.cases} cases in {len(paths)} files under {args.directory}")
+    if args.bodies:
+        print(f"wrote {write_bodies(paths, args.model, args.bodies)} bodies to {args.bodies}")
+
+
+if __name__ == "__main__":
+    main()
