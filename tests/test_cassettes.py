@@ -237,6 +237,8 @@ def test_interrupted_recording_keeps_every_finished_case(tmp_path, fake_openai, 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # An xdist worker ignores SIGINT and a child inherits that: give Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while len(server.requests) < 16 and time.monotonic() < deadline:
