@@ -175,9 +175,6 @@ class Cassette:
         self.changed = self.changed or dropped > 0
         return dropped
 
-    def __len__(self) -> int:
-        return sum(len(slots) for slots in self._recordings.values())
-
     def _scrub(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {
             name: self.redact(value)

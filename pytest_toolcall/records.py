@@ -15,6 +15,8 @@ from typing import Any
 from pytest_toolcall.runner import CaseResult
 
 WILSON_Z_95 = 1.959964
+NO_CALL_LABEL = "(no call)"
+TOOL_STATS_MIN_CASES = 20  # per-tool scores and confusions are noise on smaller suites
 
 
 def case_record(result: CaseResult, *, suite: str, file: str, nodeid: str) -> dict[str, Any]:
@@ -151,9 +153,6 @@ def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-NO_CALL_LABEL = "(no call)"
-
-
 def expected_tools(record: Mapping[str, Any]) -> list[str]:
     """Tool names the case expects (for `any_of`, the alternative the answer matched, if any)."""
     expect = record["expected"]
@@ -227,9 +226,6 @@ def disagreements(
         if len({outcome == "pass" for outcome in outcomes.values()}) > 1:
             rows.append((case_id, outcomes))
     return rows
-
-
-TOOL_STATS_MIN_CASES = 20
 
 
 def suite_summaries(

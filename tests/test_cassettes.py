@@ -215,24 +215,22 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
         assert secret not in text.lower(), secret
 
 
+def recording_command(base_url: str, *, concurrency: int) -> list[str]:
+    """`pytest suite.yaml` recording what is missing, as a separate process."""
+    return [
+        *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suite.yaml"),
+        *("--model=m", f"--base-url={base_url}", "--record-mode=once"),
+        f"--toolcall-concurrency={concurrency}",
+    ]
+
+
 def test_interrupted_recording_keeps_every_finished_case(tmp_path, fake_openai, drone_tools):
     (tmp_path / "tools.json").write_text(drone_tools.read_text())
     (tmp_path / "suite.yaml").write_text(drone_suite(50))
     slow = {p: {**a, "delay": 0.3} for p, a in answers(50).items()}
     server = fake_openai(slow)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--model=m",
-            f"--base-url={server.base_url}",
-            "--record-mode=once",
-            "--toolcall-concurrency=4",
-            "suite.yaml",
-        ],
+        recording_command(server.base_url, concurrency=4),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -255,18 +253,7 @@ def test_interrupted_recording_keeps_every_finished_case(tmp_path, fake_openai, 
     assert not list(path.parent.glob("*.tmp"))
     # the next run replays what was kept and records only the rest
     resumed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--model=m",
-            f"--base-url={server.base_url}",
-            "--record-mode=once",
-            "--toolcall-concurrency=16",
-            "suite.yaml",
-        ],
+        recording_command(server.base_url, concurrency=16),
         cwd=tmp_path,
         capture_output=True,
         text=True,
