@@ -88,11 +88,27 @@ def build_request(case: Case, model: str) -> dict[str, Any]:
     return body
 
 
-def request_hash(body: Mapping[str, Any] | bytes | str) -> str:
-    """A stable fingerprint of a request body: sha256 of its sorted-key compact JSON."""
+def canonical_json(value: Any) -> str:
+    """Sorted-key, compact JSON: the same text for the same value, whatever its key order."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_hash(
+    body: Mapping[str, Any] | bytes | str, *, known: Mapping[str, str] | None = None
+) -> str:
+    """A stable fingerprint of a request body: sha256 of its canonical JSON.
+
+    `known` maps top-level keys to the canonical JSON of their values when the caller has it
+    already (a suite's tools are most of every body); the text hashed is the same.
+    """
     if isinstance(body, bytes | str):
         body = json.loads(body)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    known = known or {}
+    members = (
+        f"{canonical_json(key)}:{known.get(key) or canonical_json(value)}"
+        for key, value in sorted(body.items())
+    )
+    canonical = "{" + ",".join(members) + "}"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -19,6 +19,7 @@ from pytest_toolcall.client import (
     Sender,
     SendSettings,
     build_request,
+    canonical_json,
     parse_completion,
     request_hash,
 )
@@ -122,9 +123,13 @@ def _prepare(
     batch: Batch, settings: RunSettings, sender: Sender, url: str
 ) -> list[tuple[Batch, Case, int]]:
     """Answer what the cassette holds; return the (batch, case, sample) still to send."""
+    tools_json: dict[int, str] = {}  # cases share their suite's tools: encode them once
     for case in batch.cases:
-        batch.bodies[case.id] = build_request(case, batch.model)
-        batch.results[case.id] = CaseResult(case, batch.model, request_hash(batch.bodies[case.id]))
+        body = batch.bodies[case.id] = build_request(case, batch.model)
+        if case.tools and id(case.tools) not in tools_json:
+            tools_json[id(case.tools)] = canonical_json(body["tools"])
+        known = {"tools": tools_json[id(case.tools)]} if case.tools else None
+        batch.results[case.id] = CaseResult(case, batch.model, request_hash(body, known=known))
     if not settings.live:
         path = cassette_path(batch.suite.path, batch.model)
         batch.cassette = Cassette(path, settings.extra_scrubbed_headers, sender.redact)

@@ -89,6 +89,7 @@ class ToolcallSession:
         self.options = options
         self.sections: list[Section] = []
         self._selections: dict[BatchKey, _Selection] = {}
+        self._records: dict[int, tuple[CaseResult, dict[str, Any]]] = {}
         self.case_records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.gate_records: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -160,14 +161,24 @@ class ToolcallSession:
         return _gate_failure_text(item.suite.name, item.model, gate, records)
 
     def _record(self, result: CaseResult, item: CaseItem | GateItem) -> dict[str, Any]:
+        """The case's record, built once (its item and its gate both report it)."""
+        if (known := self._records.get(id(result))) is not None:
+            return known[1]
         file_id = item.nodeid.split("::")[0]
-        suffix = item.name[len("gate") :] if isinstance(item, GateItem) else ""
-        return case_record(
+        # the "[model]" an item name carries when several models run
+        suffix = (
+            item.name[len("gate") :]
+            if isinstance(item, GateItem)
+            else item.name[len(item.case.id) :]
+        )
+        record = case_record(
             result,
             suite=item.suite.name,
             file=file_id,
             nodeid=f"{file_id}::{result.case.id}{suffix}",
         )
+        self._records[id(result)] = (result, record)  # the result is kept: ids stay unique
+        return record
 
     # -- reporting -------------------------------------------------------------------
 

@@ -123,8 +123,12 @@ def test_two_models_side_by_side_with_disagreements(pytester, fake_openai, drone
         "--model=ft:acme::1",
         f"--base-url={server.base_url}",
         "--toolcall-live",
+        "--toolcall-report=report.json",
     )
     assert result.ret == 0
+    report = json.loads((pytester.path / "report.json").read_text())
+    nodeids = sorted(case["nodeid"] for case in report["cases"])
+    assert nodeids[:2] == ["suite.yaml::elephant[base]", "suite.yaml::elephant[ft:acme:1]"]
     result.stdout.fnmatch_lines(
         [
             "models side by side",
