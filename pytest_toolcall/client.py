@@ -161,12 +161,12 @@ _SECRET_HEADER_VALUE = re.compile(
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` without any secret value and without the values of sensitive headers."""
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value replaced."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
-    return _SECRET_HEADER_VALUE.sub(r"\1<redacted>", text)
+    return text
 
 
 class Sender:
@@ -177,9 +177,14 @@ class Sender:
         self._response_class: type = object
         self._secrets = [settings.api_key or "", *(os.environ.get(n, "") for n in SECRET_ENV_VARS)]
 
+    def redact_secrets(self, text: str) -> str:
+        """Remove secret values (key, organization, project) from text that is stored."""
+        return redact_secrets(text, self._secrets)
+
     def redact(self, text: str) -> str:
-        """Remove secrets from any text that may be shown or stored."""
-        return redact(text, self._secrets)
+        """Remove secret values and the values of sensitive headers from an error message:
+        a failing server may echo the request. (Not for model answers, which are data.)"""
+        return _SECRET_HEADER_VALUE.sub(r"\1<redacted>", self.redact_secrets(text))
 
     async def send_all(
         self,
@@ -258,6 +263,8 @@ class Sender:
             message = f"HTTP {exc.status_code} from {exc.request.url}: {_error_text(exc)}"
             if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
                 raise TransientError(message, _retry_after_s(exc.response.headers)) from None
+            if exc.status_code == 401 and not self.settings.api_key:
+                message += " (OPENAI_API_KEY is not set)"
             return Answer(error=self.redact(message)), None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         exchange = Exchange(

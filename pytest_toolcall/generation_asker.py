@@ -103,7 +103,7 @@ class Asker:
         self.record_mode = record_mode
         self.send = send
         self.sender = Sender(send)
-        self.cassette = Cassette(cassette_file, redact=self.sender.redact)
+        self.cassette = Cassette(cassette_file, redact=self.sender.redact_secrets)
         try:
             self.cassette.load()
         except CassetteError as exc:

@@ -139,11 +139,12 @@ def pytest_configure(config: pytest.Config) -> None:
         markdown=_path(config, "toolcall_markdown"),
         baseline=_baseline(config),
     )
+    strict = bool(config.getoption("toolcall_strict", None) or config.getini("toolcall_strict"))
     state = ToolcallSession(
         config,
         settings=settings,
         models=config.getoption("model", None) or config.getini("toolcall_model"),
-        strict=bool(config.getoption("toolcall_strict", None) or config.getini("toolcall_strict")),
+        strict=strict,
         threshold_override=threshold,
         gate_on_lower_bound=bool(config.getoption("toolcall_gate_lower_bound", None)),
         outputs=outputs,
@@ -155,7 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "timeout_s": send.timeout_s,
             "retries": send.retries,
             "threshold": threshold,
-            "strict": bool(config.getoption("toolcall_strict", None)),
+            "strict": strict,
             "base_url": send.base_url,
         },
     )

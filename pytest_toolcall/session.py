@@ -252,7 +252,7 @@ class ToolcallSession:
         if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(step_summary, "a", encoding="utf-8") as stream:
                 stream.write(markdown)
-        if diff and diff["regressions"]:
+        if diff and diff["regressions"] and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -284,3 +284,16 @@ def test_shares_record_mode_with_pytest_recording(pytester, fake_openai, drone_t
     alone.assert_outcomes(passed=3)
     assert "recording" not in alone.stdout.str().splitlines()[3]
     assert len(json.loads(cassette(pytester).read_text())["interactions"]) == 2
+
+
+def test_model_answers_are_recorded_verbatim(pytester, fake_openai, drone_tools):
+    # Header scrubbing must never touch what the model said, even when it looks like a header.
+    pytester.makefile(".yaml", suite=drone_suite(1))
+    text = "Set-Cookie: session=abc; User-Agent: drone"
+    server = fake_openai({"move 0": {"text": text}})
+    runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    interaction = json.loads(cassette(pytester).read_text())["interactions"][0]
+    body = json.loads(interaction["response"]["body"]["string"])
+    assert body["choices"][0]["message"]["content"] == text
+    replayed = runpytest(pytester, "--model=m")
+    replayed.stdout.fnmatch_lines(["*got      text 'Set-Cookie: session=abc; User-Agent: drone'*"])

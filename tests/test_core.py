@@ -292,3 +292,16 @@ def test_every_outcome_is_named_in_the_summary(pytester, fake_openai, drone_tool
         ["*HTTP 400 from *: no such model", "*ERROR suite.yaml::error - HTTP 400*"]
     )
     assert result.parseoutcomes() == {"passed": 2, "missed": 8, "errors": 1}
+
+
+def test_unauthorised_without_a_key_says_which_variable(
+    pytester, fake_openai, drone_tools, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_suite(pytester, SUITE.format(threshold=1.0))
+    server = fake_openai(default={"status": 401, "error": "Incorrect API key provided"})
+    result = run(pytester, server)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*HTTP 401 from *: Incorrect API key provided (OPENAI_API_KEY is not set)"]
+    )
