@@ -16,7 +16,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_toolcall.matching import ToolCall
@@ -70,6 +70,7 @@ class SendSettings:
     concurrency: int = 8
     timeout_s: float = 60.0
     retries: int = 3
+    headers: Mapping[str, str] = field(default_factory=dict)  # extra, e.g. Azure's api-key
 
 
 def build_request(case: Case, model: str) -> dict[str, Any]:
@@ -175,7 +176,11 @@ class Sender:
     def __init__(self, settings: SendSettings) -> None:
         self.settings = settings
         self._response_class: type = object
-        self._secrets = [settings.api_key or "", *(os.environ.get(n, "") for n in SECRET_ENV_VARS)]
+        self._secrets = [
+            settings.api_key or "",
+            *(os.environ.get(name, "") for name in SECRET_ENV_VARS),
+            *settings.headers.values(),  # extra headers often carry credentials
+        ]
 
     def redact_secrets(self, text: str) -> str:
         """Remove secret values (key, organization, project) from text that is stored."""
@@ -201,6 +206,7 @@ class Sender:
             base_url=self.settings.base_url,
             max_retries=0,
             timeout=self.settings.timeout_s,
+            default_headers=dict(self.settings.headers),
         )
 
         async def one(index: int, body: Mapping[str, Any]) -> None:

@@ -81,6 +81,12 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     parser.addini(
         "toolcall_scrub_headers", "more headers kept out of cassettes", type="args", default=[]
     )
+    parser.addini(
+        "toolcall_headers",
+        "extra request headers, one 'Name: value' a line; $VARIABLES are expanded",
+        type="linelist",
+        default=[],
+    )
 
 
 def _number(config: pytest.Config, option: str, ini: str, kind: type, minimum: float) -> Any:
@@ -126,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         concurrency=_number(config, "toolcall_concurrency", "toolcall_concurrency", int, 1),
         timeout_s=_number(config, "toolcall_timeout", "toolcall_timeout", float, 0.001),
         retries=_number(config, "toolcall_retries", "toolcall_retries", int, 0),
+        headers=_headers(config.getini("toolcall_headers")),
     )
     settings = RunSettings(
         send=send,
@@ -162,6 +169,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "toolcall-session")
+
+
+def _headers(lines: list[str]) -> dict[str, str]:
+    """`Name: value` lines (values may name environment variables) -> headers."""
+    headers = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise pytest.UsageError(f"toolcall_headers: {line!r} is not 'Name: value'")
+        headers[name.strip()] = os.path.expandvars(value.strip())
+    return headers
 
 
 def _path(config: pytest.Config, option: str) -> Path | None:

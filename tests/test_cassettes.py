@@ -201,7 +201,11 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-key-0123456789abcdef")
     monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
-    pytester.makeini("[pytest]\ntoolcall_scrub_headers = x-internal-trace\n")
+    monkeypatch.setenv("AZURE_KEY", "azure-secret-0123456789")
+    pytester.makeini(
+        "[pytest]\ntoolcall_scrub_headers = x-internal-trace\n"
+        "toolcall_headers =\n    api-key: $AZURE_KEY\n    Cookie: session=secret-cookie\n"
+    )
     pytester.makefile(".yaml", suite=drone_suite(2))
     script = {prompt: {**answer, "headers": HEADERS} for prompt, answer in answers(2).items()}
     server = fake_openai(script)
@@ -210,8 +214,12 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
     sent = {name.lower(): value for name, value in server.requests[0]["headers"].items()}
     assert sent["authorization"] == "Bearer sk-secret-key-0123456789abcdef"  # really was sent
     assert any(name.lower().startswith("x-stainless") for name in sent)
+    assert (
+        sent["api-key"] == "azure-secret-0123456789" and sent["cookie"] == "session=secret-cookie"
+    )
+    assert "openai-organization" in sent and "openai-project" in sent and "user-agent" in sent
     text = cassette(pytester).read_text()
-    for secret in ("secret", "x-stainless", "sk-", "user-agent", "authorization"):
+    for secret in ("secret", "x-stainless", "sk-", "user-agent", "authorization", "api-key"):
         assert secret not in text.lower(), secret
 
 
