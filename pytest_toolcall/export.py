@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_toolcall.casefile import Case, load_suite, looks_like_case_file
-from pytest_toolcall.matching import ToolCall, judge
+from pytest_toolcall.matching import ToolCall, is_operator, judge
 
 SCHEMA_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 SCHEMA_DATA_KEYS = frozenset({"enum", "const", "default", "examples", "required"})
@@ -78,13 +78,9 @@ def _number(value: float, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def _is_operator(value: Any) -> bool:
-    return isinstance(value, Mapping) and bool(value) and all(str(k)[:1] == "$" for k in value)
-
-
 def resolve_value(spec: Any, schema: Mapping[str, Any]) -> Any:
     """One concrete value that `spec` accepts (`_ABSENT`: leave it out), or `Unresolvable`."""
-    if _is_operator(spec):
+    if is_operator(spec):
         return _resolve_operator(spec, schema)
     if isinstance(spec, Mapping):
         resolved = {

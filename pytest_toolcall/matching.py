@@ -42,7 +42,7 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
 
-__all__ = ["Outcome", "ToolCall", "Verdict", "expectation_problems", "judge"]
+__all__ = ["Outcome", "ToolCall", "Verdict", "expectation_problems", "is_operator", "judge"]
 
 MAX_VALUE_CHARS = 80
 MAX_DETAIL_CHARS = 240
@@ -147,7 +147,7 @@ def _show(value: Any, depth: int = 0) -> str:
 
 def _describe(expected: Any) -> str:
     """What an expected value accepts, in words: "one of 'on', 'blink'"."""
-    if not _is_operator(expected):
+    if not is_operator(expected):
         return _show(expected)
     words = []
     for key, operand in expected.items():
@@ -175,7 +175,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_operator(value: Any) -> bool:
+def is_operator(value: Any) -> bool:
     """A mapping whose keys all start with `$`."""
     return isinstance(value, Mapping) and bool(value) and all(str(k)[:1] == "$" for k in value)
 
@@ -189,7 +189,7 @@ def _scalar_equal(expected: Any, actual: Any) -> bool:
 
 def _mismatch(expected: Any, actual: Any, path: str, exact: bool) -> _Diff | None:
     """Where `actual` (or `_ABSENT`) fails `expected`; None when it matches."""
-    if _is_operator(expected):
+    if is_operator(expected):
         return None if _operators_hold(expected, actual, exact) else _Diff(path, expected, actual)
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
         return _mapping_mismatch(expected, actual, path, exact)
@@ -551,7 +551,7 @@ def _operator_problems(spec: JsonMap, at: Validator, path: str, owner: str) -> l
 
 def _value_problems(value: Any, at: Validator, path: str, owner: str) -> list[str]:
     """Why `value` can never match; `at` validates against the parameter's (sub)schema."""
-    if _is_operator(value):
+    if is_operator(value):
         return _operator_problems(value, at, path, owner)
     if isinstance(value, Mapping):
         if operators := [str(key) for key in value if str(key)[:1] == "$"]:

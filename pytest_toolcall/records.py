@@ -132,10 +132,9 @@ def format_expected(expect: Mapping[str, Any]) -> str:
         return "no call"
     if "any_of" in expect:
         return " | ".join(format_expected(option) for option in expect["any_of"])
-    calls = expect.get("calls") or [expect]
     return " + ".join(
         format_call(call["tool"], json.dumps(call.get("args", {}), ensure_ascii=False))
-        for call in calls
+        for call in _calls(expect)
     )
 
 
@@ -165,10 +164,15 @@ def expected_tools(record: Mapping[str, Any]) -> list[str]:
     return _option_tools(options[0])
 
 
-def _option_tools(option: Mapping[str, Any]) -> list[str]:
+def _calls(option: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The expected calls of one expectation form (none for `no_call`)."""
     if option.get("no_call"):
         return []
-    return [call["tool"] for call in option.get("calls") or [option]]
+    return option.get("calls") or [option]
+
+
+def _option_tools(option: Mapping[str, Any]) -> list[str]:
+    return [call["tool"] for call in _calls(option)]
 
 
 def tool_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float | int]]:
