@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_toolcall.client import Exchange, request_hash
+from pytest_toolcall.send.client import Exchange, request_hash
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 SCRUBBED_HEADERS = frozenset(

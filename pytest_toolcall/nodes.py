@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_toolcall.casefile import Case, CaseFileError, Suite, load_suite, relative_path
-from pytest_toolcall.matching import Outcome
+from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite, load_suite, relative_path
+from pytest_toolcall.judge.matching import Outcome
 
 if TYPE_CHECKING:
     from pytest_toolcall.session import ToolcallSession

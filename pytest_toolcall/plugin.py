@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.casefile import looks_like_case_file
 from pytest_toolcall.cassettes import RECORD_MODES
-from pytest_toolcall.client import SendSettings
+from pytest_toolcall.collect.casefile import looks_like_case_file
 from pytest_toolcall.nodes import CaseFile
-from pytest_toolcall.report import BaselineError, load_baseline
+from pytest_toolcall.report.json_report import BaselineError, load_baseline
 from pytest_toolcall.runner import RunSettings
+from pytest_toolcall.send.client import SendSettings
 from pytest_toolcall.session import STATE_KEY, Outputs, ToolcallSession
 
 DEFAULT_FILE_GLOBS = "*.yaml *.yml"

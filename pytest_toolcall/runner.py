@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_toolcall import matching
-from pytest_toolcall.casefile import Case, Suite
 from pytest_toolcall.cassettes import Cassette, CassetteError, cassette_path
-from pytest_toolcall.client import (
+from pytest_toolcall.collect.casefile import Case, Suite
+from pytest_toolcall.judge import matching
+from pytest_toolcall.judge.matching import Outcome, Verdict
+from pytest_toolcall.send.client import (
     CHAT_COMPLETIONS_PATH,
     Answer,
     Exchange,
@@ -23,7 +24,6 @@ from pytest_toolcall.client import (
     parse_completion,
     request_hash,
 )
-from pytest_toolcall.matching import Outcome, Verdict
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SAVE_EVERY_S = 1.0

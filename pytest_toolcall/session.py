@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.casefile import Case, CaseFileError, Suite
+from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite
 from pytest_toolcall.nodes import CaseItem, GateItem
-from pytest_toolcall.records import (
+from pytest_toolcall.report.json_report import build_report, compare, write_json
+from pytest_toolcall.report.records import (
     case_record,
     format_actual,
     format_expected,
     gate_record,
     suite_summaries,
 )
-from pytest_toolcall.report import build_report, compare, write_json
+from pytest_toolcall.report.summary import Section, build_sections, to_markdown, write_terminal
 from pytest_toolcall.runner import Batch, CaseResult, RunSettings, run_batches
-from pytest_toolcall.summary import Section, build_sections, to_markdown, write_terminal
 
 STATE_KEY = pytest.StashKey["ToolcallSession"]()
 GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()

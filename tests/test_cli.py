@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pytest_toolcall.cli import main
+from pytest_toolcall.datagen.cli import main
 
 
 def test_help_lists_both_commands(capsys):
@@ -49,7 +49,15 @@ def test_usage_errors_are_one_line(capsys):
 
 def test_a_real_process_prints_no_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pytest_toolcall.cli", "export", "nope.yaml", "--out", "t.jsonl"],
+        [
+            sys.executable,
+            "-m",
+            "pytest_toolcall.datagen.cli",
+            "export",
+            "nope.yaml",
+            "--out",
+            "t.jsonl",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

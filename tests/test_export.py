@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.cli import main
-from pytest_toolcall.export import line_problems, strip_descriptions
+from pytest_toolcall.datagen.cli import main
+from pytest_toolcall.datagen.export import line_problems, strip_descriptions
 
 DRONE_TOOLS = Path(__file__).parent / "data" / "drone_tools.json"
 

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from helpers import runpytest
 
-from pytest_toolcall.casefile import load_suite
-from pytest_toolcall.cli import main
-from pytest_toolcall.generation_inputs import GenerateError
-from pytest_toolcall.generation_prompts import AnswerProblem, extract_json, parse_fill
-from pytest_toolcall.invocations import Invocation, enumerate_invocations
+from pytest_toolcall.collect.casefile import load_suite
+from pytest_toolcall.datagen.cli import main
+from pytest_toolcall.datagen.generation_inputs import GenerateError
+from pytest_toolcall.datagen.generation_prompts import AnswerProblem, extract_json, parse_fill
+from pytest_toolcall.datagen.invocations import Invocation, enumerate_invocations
 
 DRONE_TOOLS = Path(__file__).parent / "data" / "drone_tools.json"
 

@@ -1,4 +1,4 @@
-"""Unit tests of pytest_toolcall.matching: expected vs actual calls -> Verdict."""
+"""Unit tests of pytest_toolcall.judge.matching: expected vs actual calls -> Verdict."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.matching import Outcome, ToolCall, Verdict, expectation_problems, judge
+from pytest_toolcall.judge.matching import Outcome, ToolCall, Verdict, expectation_problems, judge
 
 DRONE_TOOLS_FILE = Path(__file__).parent / "data" / "drone_tools.json"
 DRONE_TOOLS = {

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_toolcall.generation_inputs import GenerateError
+from pytest_toolcall.datagen.generation_inputs import GenerateError
 
 MAX_INVOCATIONS_PER_TOOL = 100_000  # without --max-per-tool
 

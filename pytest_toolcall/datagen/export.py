@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_toolcall.casefile import Case, load_suite, looks_like_case_file
-from pytest_toolcall.matching import ToolCall, is_operator, judge
+from pytest_toolcall.collect.casefile import Case, load_suite, looks_like_case_file
+from pytest_toolcall.judge.matching import ToolCall, is_operator, judge
 
 SCHEMA_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 SCHEMA_DATA_KEYS = frozenset({"enum", "const", "default", "examples", "required"})

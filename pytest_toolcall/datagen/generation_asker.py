@@ -17,7 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_toolcall.cassettes import Cassette, CassetteError
-from pytest_toolcall.client import (
+from pytest_toolcall.datagen.generation_inputs import GenerateError
+from pytest_toolcall.datagen.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
+from pytest_toolcall.runner import DEFAULT_BASE_URL
+from pytest_toolcall.send.client import (
     CHAT_COMPLETIONS_PATH,
     Answer,
     Exchange,
@@ -26,9 +29,6 @@ from pytest_toolcall.client import (
     parse_completion,
     request_hash,
 )
-from pytest_toolcall.generation_inputs import GenerateError
-from pytest_toolcall.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
-from pytest_toolcall.runner import DEFAULT_BASE_URL
 
 GENERATION_PARAMS: Mapping[str, Any] = {"temperature": 0.7, "max_tokens": 1024}
 SAVE_EVERY_S = 1.0

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_toolcall.client import SendSettings
-from pytest_toolcall.yamlload import YamlError, load_yaml
+from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
+from pytest_toolcall.send.client import SendSettings
 
 
 class GenerateError(Exception):

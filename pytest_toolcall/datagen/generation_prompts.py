@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_toolcall.invocations import Free, Invocation, tool_name, tool_parameters
-from pytest_toolcall.matching import ToolCall, judge
+from pytest_toolcall.datagen.invocations import Free, Invocation, tool_name, tool_parameters
+from pytest_toolcall.judge.matching import ToolCall, judge
 
 GENERATOR_SYSTEM = (
     "You write test and training data for an AI assistant that answers users by calling "

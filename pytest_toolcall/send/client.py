@@ -19,12 +19,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_toolcall.matching import ToolCall
+from pytest_toolcall.judge.matching import ToolCall
 
 if TYPE_CHECKING:
     import openai
 
-    from pytest_toolcall.casefile import Case
+    from pytest_toolcall.collect.casefile import Case
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 MAX_RETRY_AFTER_S = 60.0

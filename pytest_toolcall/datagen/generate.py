@@ -29,27 +29,27 @@ from pathlib import Path
 from typing import Any
 
 from pytest_toolcall.cassettes import model_slug
-from pytest_toolcall.generation_asker import Asker, Counts, Job, Progress
-from pytest_toolcall.generation_inputs import (
+from pytest_toolcall.datagen.generation_asker import Asker, Counts, Job, Progress
+from pytest_toolcall.datagen.generation_inputs import (
     GenerateError,
     GenerateOptions,
     read_examples,
     read_text,
     read_tools,
 )
-from pytest_toolcall.generation_prompts import (
+from pytest_toolcall.datagen.generation_prompts import (
     invocation_prompt,
     parse_fill,
     parse_rejects,
     rejects_prompt,
 )
-from pytest_toolcall.invocations import (
+from pytest_toolcall.datagen.invocations import (
     Invocation,
     enumerate_invocations,
     tool_name,
     tool_parameters,
 )
-from pytest_toolcall.suite_writer import REJECTS_TAG, case_entries, write_suite
+from pytest_toolcall.datagen.suite_writer import REJECTS_TAG, case_entries, write_suite
 
 REJECTS_PER_REQUEST = 10
 NEAR_MISS_EXAMPLES_PER_REQUEST = 8

@@ -17,8 +17,8 @@ from typing import Any
 
 import jsonschema
 
-from pytest_toolcall import matching
-from pytest_toolcall.yamlload import LineDict, YamlError, load_yaml
+from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
+from pytest_toolcall.judge import matching
 
 MAX_CASEFILE_BYTES = 20_000_000
 PROMPT_FILE_SUFFIXES = (".txt", ".md", ".prompt")

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from pytest_toolcall.casefile import CaseFileError
 from pytest_toolcall.cassettes import RECORD_MODES
-from pytest_toolcall.client import SendSettings
+from pytest_toolcall.collect.casefile import CaseFileError
+from pytest_toolcall.send.client import SendSettings
 
 PROG = "pytest-toolcall"
 DEFAULT_REJECTS = 10
@@ -261,7 +261,7 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from pytest_toolcall.generate import GenerateOptions, generate
+    from pytest_toolcall.datagen.generate import GenerateOptions, generate
 
     rejects = args.rejects
     if rejects is None:
@@ -314,7 +314,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from pytest_toolcall.export import case_files, default_val_path, export, skipped_text
+    from pytest_toolcall.datagen.export import case_files, default_val_path, export, skipped_text
 
     if args.val_out is not None and not args.val_split:
         raise UsageError("--val-out needs --val-split")
@@ -360,8 +360,8 @@ def _one_line(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pytest-toolcall` console script."""
-    from pytest_toolcall.export import ExportError
-    from pytest_toolcall.generate import GenerateError
+    from pytest_toolcall.datagen.export import ExportError
+    from pytest_toolcall.datagen.generate import GenerateError
 
     parser = build_parser()
     args = parser.parse_args(argv)

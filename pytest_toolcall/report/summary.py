@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_toolcall.records import disagreements, format_actual, format_expected, shorten
+from pytest_toolcall.report.records import disagreements, format_actual, format_expected, shorten
 
 CELL_WIDTH = 90
 # Outcomes whose detail only repeats the expected and got lines above it.

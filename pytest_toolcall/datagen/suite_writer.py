@@ -13,9 +13,14 @@ from typing import Any
 
 import yaml
 
-from pytest_toolcall.casefile import CaseFileError, load_suite
-from pytest_toolcall.generation_inputs import GenerateError, GenerateOptions, read_text, read_tools
-from pytest_toolcall.invocations import Invocation
+from pytest_toolcall.collect.casefile import CaseFileError, load_suite
+from pytest_toolcall.datagen.generation_inputs import (
+    GenerateError,
+    GenerateOptions,
+    read_text,
+    read_tools,
+)
+from pytest_toolcall.datagen.invocations import Invocation
 
 SUITE_PARAMS: Mapping[str, Any] = {"temperature": 0, "seed": 42}
 REJECTS_TAG = "rejects"

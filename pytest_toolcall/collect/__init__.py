@@ -1,0 +1,1 @@
+"""Collect: case files on disk -> validated `Suite` and `Case` objects."""

@@ -1,0 +1,1 @@
+"""Report: records of results, gates, terminal / JSON / Markdown output, baselines."""

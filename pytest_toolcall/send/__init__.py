@@ -1,0 +1,1 @@
+"""Send: request bodies, the HTTP transport with retries, parsing answers, redaction."""
