@@ -62,7 +62,7 @@ def _suite_yaml(index: int, numbers: range) -> str:
 def write_bodies(case_files: list[Path], model: str, out: Path) -> int:
     """Write the exact request bodies the plugin sends for these files (JSONL); return count."""
     from pytest_toolcall.collect.casefile import load_suite
-    from pytest_toolcall.send.client import build_request
+    from pytest_toolcall.send.bodies import build_request
 
     count = 0
     with out.open("w", encoding="utf-8") as stream:

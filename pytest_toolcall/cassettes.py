@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_toolcall.send.client import Exchange, request_hash
+from pytest_toolcall.send.bodies import request_hash
+from pytest_toolcall.send.transport import Exchange
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 SCRUBBED_HEADERS = frozenset(

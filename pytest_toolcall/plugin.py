@@ -15,7 +15,7 @@ from pytest_toolcall.collect.casefile import looks_like_case_file
 from pytest_toolcall.nodes import CaseFile
 from pytest_toolcall.report.json_report import BaselineError, load_baseline
 from pytest_toolcall.runner import RunSettings
-from pytest_toolcall.send.client import SendSettings
+from pytest_toolcall.send.transport import SendSettings
 from pytest_toolcall.session import STATE_KEY, Outputs, ToolcallSession
 
 DEFAULT_FILE_GLOBS = "*.yaml *.yml"

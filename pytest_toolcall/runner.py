@@ -13,17 +13,14 @@ from pytest_toolcall.cassettes import Cassette, CassetteError, cassette_path
 from pytest_toolcall.collect.casefile import Case, Suite
 from pytest_toolcall.judge import matching
 from pytest_toolcall.judge.matching import Outcome, Verdict
-from pytest_toolcall.send.client import (
+from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.send.bodies import (
     CHAT_COMPLETIONS_PATH,
-    Answer,
-    Exchange,
-    Sender,
-    SendSettings,
     build_request,
     canonical_json,
-    parse_completion,
     request_hash,
 )
+from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 SAVE_EVERY_S = 1.0

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pytest_toolcall.send.client import canonical_json, request_hash
+from pytest_toolcall.send.bodies import canonical_json, request_hash
 
 TOOLS = json.loads((Path(__file__).parent / "data" / "drone_tools.json").read_text())
 BODY = {

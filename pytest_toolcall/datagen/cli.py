@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 
 from pytest_toolcall.cassettes import RECORD_MODES
 from pytest_toolcall.collect.casefile import CaseFileError
-from pytest_toolcall.send.client import SendSettings
+from pytest_toolcall.send.transport import SendSettings
 
 PROG = "pytest-toolcall"
 DEFAULT_REJECTS = 10

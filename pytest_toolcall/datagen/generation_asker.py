@@ -20,15 +20,9 @@ from pytest_toolcall.cassettes import Cassette, CassetteError
 from pytest_toolcall.datagen.generation_inputs import GenerateError
 from pytest_toolcall.datagen.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
 from pytest_toolcall.runner import DEFAULT_BASE_URL
-from pytest_toolcall.send.client import (
-    CHAT_COMPLETIONS_PATH,
-    Answer,
-    Exchange,
-    Sender,
-    SendSettings,
-    parse_completion,
-    request_hash,
-)
+from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.send.bodies import CHAT_COMPLETIONS_PATH, request_hash
+from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
 
 GENERATION_PARAMS: Mapping[str, Any] = {"temperature": 0.7, "max_tokens": 1024}
 SAVE_EVERY_S = 1.0

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
-from pytest_toolcall.send.client import SendSettings
+from pytest_toolcall.send.transport import SendSettings
 
 
 class GenerateError(Exception):

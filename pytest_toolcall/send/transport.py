@@ -1,49 +1,30 @@
-"""Requests: build the Chat Completions body for a case, send many concurrently, retry.
-
-Answers are parsed from the raw JSON body, not from the SDK's models, so a recorded
-answer replayed from a cassette goes through exactly the same parser as a live one.
-"""
+"""Transport: request bodies sent through `openai.AsyncOpenAI`, concurrently, with retries."""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
-import json
 import os
 import random
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_toolcall.judge.matching import ToolCall
+from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.send.bodies import CHAT_COMPLETIONS_PATH
+from pytest_toolcall.send.redaction import SECRET_ENV_VARS, redact_secrets, redact_sensitive_headers
 
 if TYPE_CHECKING:
     import openai
 
-    from pytest_toolcall.collect.casefile import Case
-
-CHAT_COMPLETIONS_PATH = "/chat/completions"
 MAX_RETRY_AFTER_S = 60.0
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 20.0
 BACKOFF_JITTER_S = 0.5
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 NO_KEY_PLACEHOLDER = "no-key-set"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the model said for one request, or why there is no answer."""
-
-    calls: tuple[ToolCall, ...] = ()
-    text: str | None = None
-    latency_ms: float | None = None
-    total_tokens: int | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,101 +54,12 @@ class SendSettings:
     headers: Mapping[str, str] = field(default_factory=dict)  # extra, e.g. Azure's api-key
 
 
-def build_request(case: Case, model: str) -> dict[str, Any]:
-    """The JSON body sent for `case` to `model`."""
-    messages = list(case.messages)
-    if case.system is not None:
-        messages.insert(0, {"role": "system", "content": case.system})
-    body: dict[str, Any] = {"model": model, "messages": messages}
-    if case.tools:
-        body["tools"] = list(case.tools)
-    if isinstance(case.tool_choice, Mapping):
-        body["tool_choice"] = {"type": "function", "function": {"name": case.tool_choice["name"]}}
-    elif case.tool_choice is not None:
-        body["tool_choice"] = case.tool_choice
-    body.update(case.params)
-    return body
-
-
-def canonical_json(value: Any) -> str:
-    """Sorted-key, compact JSON: the same text for the same value, whatever its key order."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def request_hash(
-    body: Mapping[str, Any] | bytes | str, *, known: Mapping[str, str] | None = None
-) -> str:
-    """A stable fingerprint of a request body: sha256 of its canonical JSON.
-
-    `known` maps top-level keys to the canonical JSON of their values when the caller has it
-    already (a suite's tools are most of every body); the text hashed is the same.
-    """
-    if isinstance(body, bytes | str):
-        body = json.loads(body)
-    known = known or {}
-    members = (
-        f"{canonical_json(key)}:{known.get(key) or canonical_json(value)}"
-        for key, value in sorted(body.items())
-    )
-    canonical = "{" + ",".join(members) + "}"
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def parse_completion(payload: bytes, *, latency_ms: float | None) -> Answer:
-    """A Chat Completions response body -> `Answer` (with `error` set when it is unusable)."""
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        snippet = payload[:80].decode("utf-8", "replace")
-        return Answer(error=f"the server's answer is not JSON: {snippet!r}", latency_ms=latency_ms)
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not choices or not isinstance(choices[0], dict):
-        return Answer(error="the server's answer has no choices", latency_ms=latency_ms)
-    message = choices[0].get("message") or {}
-    calls = tuple(
-        ToolCall(
-            name=str((call.get("function") or {}).get("name", "")),
-            arguments=_arguments_text((call.get("function") or {}).get("arguments")),
-        )
-        for call in message.get("tool_calls") or ()
-        if isinstance(call, dict)
-    )
-    usage = data.get("usage") or {}
-    return Answer(
-        calls=calls,
-        text=message.get("content"),
-        latency_ms=latency_ms,
-        total_tokens=usage.get("total_tokens") if isinstance(usage, dict) else None,
-    )
-
-
-def _arguments_text(arguments: Any) -> str:
-    # Some servers send an object instead of the JSON string the API specifies.
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
 class TransientError(Exception):
     """A failure worth retrying; carries the server's Retry-After, if any."""
 
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-
-
-# `"header": "value"` or `header: value` for headers never shown, e.g. in an echoed request.
-_SECRET_HEADER_VALUE = re.compile(
-    r"""(?ix)(["']?(?:authorization|api-key|openai-organization|openai-project|cookie|set-cookie
-    |user-agent|x-stainless-[\w-]+)["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^,;}\r\n]+)"""
-)
-SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
-
-
-def redact_secrets(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text
 
 
 class Sender:
@@ -189,7 +81,7 @@ class Sender:
     def redact(self, text: str) -> str:
         """Remove secret values and the values of sensitive headers from an error message:
         a failing server may echo the request. (Not for model answers, which are data.)"""
-        return _SECRET_HEADER_VALUE.sub(r"\1<redacted>", self.redact_secrets(text))
+        return redact_sensitive_headers(self.redact_secrets(text))
 
     async def send_all(
         self,
