@@ -129,7 +129,7 @@ def _prepare(
         batch.results[case.id] = CaseResult(case, batch.model, request_hash(body, known=known))
     if not settings.live:
         path = cassette_path(batch.suite.path, batch.model)
-        batch.cassette = Cassette(path, settings.extra_scrubbed_headers, sender.redact_secrets)
+        batch.cassette = Cassette(path, settings.extra_scrubbed_headers, sender.redactor.mask)
         try:
             batch.cassette.load()
         except CassetteError as exc:

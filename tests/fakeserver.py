@@ -13,6 +13,10 @@ and then succeed. Answer forms:
 - ``{"reset": True}``: close the connection without answering
 - ``{"echo_headers": True, "status": 400}``: an error that echoes the request headers
 - any answer may add ``"delay": seconds``
+
+`respond=` computes answers instead: a function of the request body returning one of the
+forms above. `hold(prompt)` makes answers to a prompt wait until the test sets the event
+it returns: ordering and streaming are proven by what the test lets through, not by time.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_ANSWER: dict[str, Any] = {"text": "I have no script for that."}
+HOLD_LIMIT_S = 30.0  # a held answer never set free fails its request instead of hanging
 
 
 class FakeOpenAI:
@@ -41,8 +46,11 @@ class FakeOpenAI:
         latency_s: float = 0.0,
         default: Mapping[str, Any] = DEFAULT_ANSWER,
         model: str | None = None,
+        respond: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.script = dict(script or {})
+        self.respond = respond
+        self.holds: dict[str, threading.Event] = {}
         self.latency_s = latency_s
         self.default = default
         self.model = model
@@ -77,6 +85,15 @@ class FakeOpenAI:
             self._server = None
             FakeOpenAI.running.discard(self)
 
+    def hold(self, prompt: str) -> threading.Event:
+        """Answers to `prompt` wait until the returned event is set."""
+        return self.holds.setdefault(prompt, threading.Event())
+
+    def prompts(self) -> list[str]:
+        """The last user message of every request received, in arrival order."""
+        with self._lock:
+            return [_last_user_text(r["body"].get("messages", [])) for r in self.requests]
+
     def next_answer(self, prompt: str, model: str = "") -> Mapping[str, Any]:
         """The scripted answer: a `(model, prompt)` key wins over a `prompt` key."""
         with self._lock:
@@ -109,7 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.fake._lock:
             self.fake.requests.append({"headers": dict(self.headers), "body": body})
         prompt = _last_user_text(body.get("messages", []))
-        answer = self.fake.next_answer(prompt, body.get("model", ""))
+        held = self.fake.holds.get(prompt)
+        if held is not None and not held.wait(HOLD_LIMIT_S):
+            self._send_json(503, {"error": {"message": f"held answer never released: {prompt}"}})
+            return
+        if self.fake.respond is not None:
+            answer = self.fake.respond(body)
+        else:
+            answer = self.fake.next_answer(prompt, body.get("model", ""))
         with self.fake._lock:
             self.fake.in_flight += 1
             self.fake.max_in_flight = max(self.fake.max_in_flight, self.fake.in_flight)

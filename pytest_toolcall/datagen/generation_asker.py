@@ -97,7 +97,7 @@ class Asker:
         self.record_mode = record_mode
         self.send = send
         self.sender = Sender(send)
-        self.cassette = Cassette(cassette_file, redact=self.sender.redact_secrets)
+        self.cassette = Cassette(cassette_file, redact=self.sender.redactor.mask)
         try:
             self.cassette.load()
         except CassetteError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
 import random
 import sys
 import time
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_toolcall.send.answers import Answer, parse_completion
 from pytest_toolcall.send.bodies import CHAT_COMPLETIONS_PATH
-from pytest_toolcall.send.redaction import SECRET_ENV_VARS, redact_secrets, redact_sensitive_headers
+from pytest_toolcall.send.redaction import Redactor
 
 if TYPE_CHECKING:
     import openai
@@ -68,20 +67,7 @@ class Sender:
     def __init__(self, settings: SendSettings) -> None:
         self.settings = settings
         self._response_class: type = object
-        self._secrets = [
-            settings.api_key or "",
-            *(os.environ.get(name, "") for name in SECRET_ENV_VARS),
-            *settings.headers.values(),  # extra headers often carry credentials
-        ]
-
-    def redact_secrets(self, text: str) -> str:
-        """Remove secret values (key, organization, project) from text that is stored."""
-        return redact_secrets(text, self._secrets)
-
-    def redact(self, text: str) -> str:
-        """Remove secret values and the values of sensitive headers from an error message:
-        a failing server may echo the request. (Not for model answers, which are data.)"""
-        return redact_sensitive_headers(self.redact_secrets(text))
+        self.redactor = Redactor.for_run(settings.api_key, settings.headers)
 
     async def send_all(
         self,
@@ -131,7 +117,7 @@ class Sender:
                     return await self._send_once(client, body)
         except TransientError as exc:
             tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
-            return Answer(error=self.redact(f"no answer after {tries}: {exc}")), None
+            return Answer(error=self.redactor.error_text(f"no answer after {tries}: {exc}")), None
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
     async def _send_once(
@@ -163,7 +149,7 @@ class Sender:
                 raise TransientError(message, _retry_after_s(exc.response.headers)) from None
             if exc.status_code == 401 and not self.settings.api_key:
                 message += " (OPENAI_API_KEY is not set)"
-            return Answer(error=self.redact(message)), None
+            return Answer(error=self.redactor.error_text(message)), None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         exchange = Exchange(
             method=response.request.method,
