@@ -1,18 +1,39 @@
-"""YAML 1.2-style loading with line numbers and duplicate-key detection.
+"""YAML 1.2 core-schema loading with line numbers and duplicate-key detection.
 
-PyYAML follows YAML 1.1, where `on`, `off`, `yes` and `no` are booleans; the drone tools
-have `on`/`off` enums, so only `true`/`false` are booleans here. Mappings come back as
+PyYAML follows YAML 1.1: `on`/`yes` are booleans, `12:30` is 750, `2024-05-01` a date,
+`010` octal and `1e3` a string. Here plain scalars resolve by the YAML 1.2 core schema
+(spec 10.3.2) instead; merge keys (`<<: *defaults`) still work. Mappings come back as
 `LineDict`, which remembers where they (and each key) started, for error messages.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 import yaml
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+
+NULL_TAG = "tag:yaml.org,2002:null"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# The core schema's table, row by row; tried in this order (an int is also a float).
+CORE_RESOLVERS: tuple[tuple[str, str, str], ...] = (
+    (NULL_TAG, r"null|Null|NULL|~|", "nN~"),
+    (BOOL_TAG, r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    (INT_TAG, r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        FLOAT_TAG,
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?(?:\.inf|\.Inf|\.INF)|\.nan|\.NaN|\.NAN",
+        "-+.0123456789",
+    ),
+)
 
 
 class YamlError(Exception):
@@ -25,30 +46,52 @@ class YamlError(Exception):
 
 
 class LineDict(dict):
-    """A mapping that knows its own line and the line of each key."""
+    """A mapping that knows its own line, the line of each key and if it was `{...}`."""
 
     line: int
     key_lines: dict[str, int]
+    flow: bool
 
 
-class _Yaml12Loader(_Loader):  # type: ignore[misc,valid-type]
-    """Safe loader with YAML 1.2 booleans, line-annotated mappings and no duplicate keys."""
+class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader: core-schema scalars, line-annotated mappings, no duplicate keys."""
 
 
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+def _core_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+    merge = [(tag, regexp) for tag, regexp in _BaseLoader.yaml_implicit_resolvers.get("<", [])]
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {"<": merge}
+    for tag, pattern, first_chars in CORE_RESOLVERS:
+        regexp = re.compile(rf"^(?:{pattern})$")
+        for first in [*first_chars, ""] if tag == NULL_TAG else first_chars:
+            resolvers.setdefault(first, []).append((tag, regexp))
+    return resolvers
 
 
-def _construct_mapping(loader: _Yaml12Loader, node: yaml.MappingNode) -> LineDict:
+Yaml12Loader.yaml_implicit_resolvers = _core_resolvers()
+
+
+def _construct_int(loader: Yaml12Loader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)  # explicit `!!int` gets the same rules
+
+
+def _construct_float(loader: Yaml12Loader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    special = text.lstrip("+-").lower()
+    if special in (".inf", ".nan"):
+        value = math.inf if special == ".inf" else math.nan
+        return -value if text.startswith("-") else value
+    return float(text)
+
+
+def _construct_mapping(loader: Yaml12Loader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     mapping = LineDict()
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
+    mapping.flow = bool(node.flow_style)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in mapping:
@@ -59,13 +102,15 @@ def _construct_mapping(loader: _Yaml12Loader, node: yaml.MappingNode) -> LineDic
     return mapping
 
 
-_Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+Yaml12Loader.add_constructor(INT_TAG, _construct_int)
+Yaml12Loader.add_constructor(FLOAT_TAG, _construct_float)
+Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_yaml(text: str) -> Any:
     """Parse one YAML (or JSON) document."""
     try:
-        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
@@ -75,5 +120,5 @@ def load_yaml(text: str) -> Any:
         if "\t" in bad_line:
             problem += " (a tab: YAML indents with spaces only)"
         raise YamlError(problem, line) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise YamlError(str(exc), None) from None
