@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from fakeserver import FakeOpenAI
 from helpers import runpytest
 
 from pytest_toolcall.collect.casefile import load_suite
@@ -28,69 +27,19 @@ def tool(name: str, properties: dict[str, Any], required: list[str] = ()) -> dic
     return {"type": "function", "function": {"name": name, "parameters": parameters}}
 
 
-# ---- a loopback server whose answer is computed from the request ---------------------------
+# ---- the project's fake server, answering with text computed from the request -----------
 
 
-class ComputedServer:
-    """OpenAI-compatible server on 127.0.0.1; `answer(body)` gives the assistant's text."""
-
-    def __init__(self, answer: Callable[[dict[str, Any]], str]) -> None:
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                with outer._lock:
-                    outer.requests.append(body)
-                text = outer.answer(body)
-                payload = json.dumps(
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": text}}
-                        ],
-                        "usage": {"total_tokens": 10},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def serve(
+    fake_openai: Callable[..., FakeOpenAI], answer: Callable[[dict[str, Any]], str]
+) -> FakeOpenAI:
+    """A fake server whose assistant text is `answer(request body)`."""
+    return fake_openai(respond=lambda body: {"text": answer(body)})
 
 
-@pytest.fixture
-def computed() -> Iterator[Callable[[Callable[[dict[str, Any]], str]], ComputedServer]]:
-    servers: list[ComputedServer] = []
-
-    def start(answer: Callable[[dict[str, Any]], str]) -> ComputedServer:
-        servers.append(ComputedServer(answer))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
+def bodies(server: FakeOpenAI) -> list[dict[str, Any]]:
+    """The request bodies the server received, in arrival order."""
+    return [request["body"] for request in server.requests]
 
 
 FILLS = {"integer": 7, "number": 2.5, "string": "alpha", "object": {"lat": 1.5, "lon": 2.5}}
@@ -260,8 +209,8 @@ def test_filled_values_must_fit_the_schema():
 # ---- the command, against a loopback server -----------------------------------------------
 
 
-def test_generate_writes_a_valid_suite_and_replays_offline(tmp_path, computed, capsys):
-    server = computed(good_answer)
+def test_generate_writes_a_valid_suite_and_replays_offline(tmp_path, fake_openai, capsys):
+    server = serve(fake_openai, good_answer)
     out = tmp_path / "cases" / "gen.yaml"
     system = tmp_path / "system.txt"
     system.write_text("You control a drone.\n")
@@ -289,7 +238,7 @@ def test_generate_writes_a_valid_suite_and_replays_offline(tmp_path, computed, c
     assert "    expect: {tool: land_drone, args: {location: home_base}}\n" in text
     assert "    tags: [rejects]\n" in text
     assert "\nsystem: ../system.txt\ntools: " in text
-    assert not any("You control a drone" in json.dumps(b) for b in server.requests)
+    assert not any("You control a drone" in json.dumps(b) for b in bodies(server))
     suite = load_suite(out, tmp_path)
     assert len(suite.cases) == 60 * 2 + 12
     assert suite.cases[0].system == "You control a drone.\n"
@@ -328,8 +277,8 @@ def test_generate_writes_a_valid_suite_and_replays_offline(tmp_path, computed, c
     assert "no recording for 62 generation requests" in capsys.readouterr().err  # new seed
 
 
-def test_generated_suite_runs_as_a_suite(pytester, computed, fake_openai, drone_tools):
-    server = computed(good_answer)
+def test_generated_suite_runs_as_a_suite(pytester, fake_openai, drone_tools):
+    server = serve(fake_openai, good_answer)
     out = pytester.path / "gen.yaml"
     argv = ["--out", str(out), "--max-per-tool", "2", "--prompts-per-call", "1"]
     assert (
@@ -361,7 +310,7 @@ def test_generated_suite_runs_as_a_suite(pytester, computed, fake_openai, drone_
     assert len(suite.cases) == 9 * 2 + 6 * 1 + 3  # capped at 2 invocations, 1 prompt each
 
 
-def test_unusable_answers_are_asked_again_then_reported(tmp_path, computed, capsys):
+def test_unusable_answers_are_asked_again_then_reported(tmp_path, fake_openai, capsys):
     def answer(body: dict[str, Any]) -> str:
         if "The call: set_drone_speed(" in task(body):
             return "I cannot do that."  # never JSON
@@ -371,7 +320,7 @@ def test_unusable_answers_are_asked_again_then_reported(tmp_path, computed, caps
             return '{"prompts": ["<request 1>", "<request 2>", "<request 3>"]}'
         return good_answer(body)
 
-    server = computed(answer)
+    server = serve(fake_openai, answer)
     out = tmp_path / "gen.yaml"
     status = generate(
         tmp_path,
@@ -391,17 +340,17 @@ def test_unusable_answers_are_asked_again_then_reported(tmp_path, computed, caps
     assert "set_drone_speed-speed: the answer holds no JSON object (after 3 attempts)" in (
         captured.err
     )
-    speed = [b for b in server.requests if "set_drone_speed(" in task(b)]
+    speed = [b for b in bodies(server) if "set_drone_speed(" in task(b)]
     assert [b["seed"] for b in speed] == [5, 6, 7]  # each attempt samples differently
     assert "Attempt" not in task(speed[0])
     assert "(Attempt 2. An earlier answer could not be used: the answer holds no JSON object." in (
         task(speed[1])
     )
     assert "(Attempt 3. " in task(speed[2])
-    takeoff = [b for b in server.requests if "The call: takeoff_drone(" in task(b)]
+    takeoff = [b for b in bodies(server) if "The call: takeoff_drone(" in task(b)]
     assert len(takeoff) == 2
     assert "args.altitude" in task(takeoff[1])
-    home = [b for b in server.requests if "The call: return_to_home(" in task(b)]
+    home = [b for b in bodies(server) if "The call: return_to_home(" in task(b)]
     assert "holds the placeholder '<request 1>'" in task(home[1])
     assert "wrote" in captured.out and "asked again" in captured.out
     suite = load_suite(out, tmp_path)
@@ -411,7 +360,7 @@ def test_unusable_answers_are_asked_again_then_reported(tmp_path, computed, caps
     assert len(suite.cases) == (61 - 1) * 3  # reject_request is a tool here too, no params
 
 
-def test_repeated_rejects_are_topped_up(tmp_path, computed):
+def test_repeated_rejects_are_topped_up(tmp_path, fake_openai):
     def answer(body: dict[str, Any]) -> str:
         prompt = task(body)
         if "batch 2 of 2)" in prompt:  # repeats batch 1 and a given example
@@ -422,7 +371,7 @@ def test_repeated_rejects_are_topped_up(tmp_path, computed):
 
     examples = tmp_path / "near.txt"
     examples.write_text("# seed examples\nDetect moisture\nMeasure wind resistance\n")
-    server = computed(answer)
+    server = serve(fake_openai, answer)
     out = tmp_path / "gen.yaml"
     tools = tmp_path / "tools.json"
     tools.write_text(
@@ -451,11 +400,11 @@ def test_repeated_rejects_are_topped_up(tmp_path, computed):
         )
         == 0
     )
-    topups = [b for b in server.requests if "top-up 1" in task(b)]
+    topups = [b for b in bodies(server) if "top-up 1" in task(b)]
     assert len(topups) == 1
     assert "Write 2 different" in task(topups[0])
     assert "Do not repeat any of these:\n- impossible batch 1 of 2 #0" in task(topups[0])
-    first = [b for b in server.requests if "batch 1 of 2)" in task(b)][0]
+    first = [b for b in bodies(server) if "batch 1 of 2)" in task(b)][0]
     assert "Examples of such requests:" in task(first) and "Detect moisture" in task(first)
     suite = load_suite(out, tmp_path)
     rejects = [case.prompt for case in suite.cases if case.tags == ("rejects",)]
@@ -464,8 +413,8 @@ def test_repeated_rejects_are_topped_up(tmp_path, computed):
     assert [case.id for case in suite.cases][-1] == "reject_request-13"
 
 
-def test_progress_bar_goes_to_stderr(tmp_path, computed, capsys):
-    server = computed(good_answer)
+def test_progress_bar_goes_to_stderr(tmp_path, fake_openai, capsys):
+    server = serve(fake_openai, good_answer)
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([tool("land", {"where": {"enum": ["a", "b", "c"]}}, ["where"])]))
     out = tmp_path / "gen.yaml"
@@ -518,8 +467,8 @@ def test_no_key_and_no_base_url(tmp_path, capsys, monkeypatch):
     assert "neither OPENAI_API_KEY nor --base-url" in one_line_error(capsys)
 
 
-def test_base_url_from_the_environment(tmp_path, computed, monkeypatch):
-    server = computed(good_answer)
+def test_base_url_from_the_environment(tmp_path, fake_openai, monkeypatch):
+    server = serve(fake_openai, good_answer)
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([tool("go", {})]))
@@ -549,13 +498,13 @@ def test_out_must_be_a_yaml_file(tmp_path, capsys):
     assert "ends in .yaml or .yml" in one_line_error(capsys)
 
 
-def test_a_repeated_prompt_is_left_out_and_noted(tmp_path, computed, capsys):
+def test_a_repeated_prompt_is_left_out_and_noted(tmp_path, fake_openai, capsys):
     def answer(body: dict[str, Any]) -> str:
         if "The call:" in task(body):
             return json.dumps({"prompts": ["Land now", "land  NOW", "Go down"]})
         return good_answer(body)
 
-    server = computed(answer)
+    server = serve(fake_openai, answer)
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([tool("land", {"where": {"enum": ["a", "b"]}}, ["where"])]))
     out = tmp_path / "gen.yaml"
@@ -581,8 +530,8 @@ def test_a_repeated_prompt_is_left_out_and_noted(tmp_path, computed, capsys):
     ]
 
 
-def test_reject_tool_alone_asks_for_10_rejects(tmp_path, computed):
-    server = computed(good_answer)
+def test_reject_tool_alone_asks_for_10_rejects(tmp_path, fake_openai):
+    server = serve(fake_openai, good_answer)
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([tool("go", {}), tool("no", {})]))
     out = tmp_path / "gen.yaml"
