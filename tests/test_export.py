@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -368,3 +370,22 @@ def test_errors_are_one_line_and_exit_2(workdir, capsys):
         export("s.yaml", "--out", "t.jsonl", "--val-split", "1.5")
     assert exited.value.code == 2
     assert "--val-split: must be at least 0 and below 1" in one_line_error(capsys)
+
+
+def test_written_files_get_the_umask_mode_and_keep_a_replaced_files_mode(workdir):
+    """Not mkstemp's private 0600: a new file as `open()` makes it, a replaced one as it was."""
+    suite_file(
+        workdir,
+        "- {id: land, prompt: Land, expect: {tool: land_drone, args: {location: current}}}\n",
+    )
+    old_umask = os.umask(0o022)
+    try:
+        assert export("s.yaml", "--out", "train.jsonl", "--val-split", "0.5") == 0
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((workdir / "train.jsonl").stat().st_mode) == 0o644
+    os.chmod(workdir / "train.jsonl", 0o640)
+    assert export("s.yaml", "--out", "train.jsonl") == 0
+    assert stat.S_IMODE((workdir / "train.jsonl").stat().st_mode) == 0o640
+    names = sorted(p.name for p in workdir.iterdir())
+    assert names == ["s.yaml", "tools.json", "train.jsonl", "train.val.jsonl"]  # no temp files

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -578,3 +580,20 @@ def test_an_api_error_is_reported_not_retried(tmp_path, fake_openai, capsys):
     assert "go: HTTP 400" in err and "model not found" in err
     assert "nothing written" in err
     assert len(server.requests) == 1 and not out.exists()
+
+
+def test_the_suite_is_written_with_the_umask_mode_and_no_check_file_is_left(tmp_path, fake_openai):
+    server = serve(fake_openai, good_answer)
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([tool("go", {})]))
+    out = tmp_path / "gen.yaml"
+    old_umask = os.umask(0o022)
+    try:
+        status = generate(
+            tmp_path, "--tools", str(tools), "--out", str(out), "--base-url", server.base_url
+        )
+    finally:
+        os.umask(old_umask)
+    assert status == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cassettes", "gen.yaml", "tools.json"]

@@ -19,20 +19,18 @@ tool's schema) before it is written; a line that fails is left out and reported.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import glob
 import json
 import math
-import os
 import random
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.collect.casefile import Case, load_suite, looks_like_case_file
 from pytest_toolcall.judge.matching import ToolCall, is_operator, judge
 
@@ -344,16 +342,7 @@ def split_indexes(count: int, fraction: float, seed: int) -> set[int]:
 
 
 def _write_jsonl(path: Path, lines: Sequence[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.writelines(line + "\n" for line in lines)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    write_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def default_val_path(out: Path) -> Path:

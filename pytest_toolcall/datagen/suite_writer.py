@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.collect.casefile import CaseFileError, load_suite
 from pytest_toolcall.datagen.generation_inputs import (
     GenerateError,
@@ -141,20 +141,20 @@ def render_suite(options: GenerateOptions, cases: Sequence[Mapping[str, Any]]) -
 
 
 def write_suite(options: GenerateOptions, cases: Sequence[Mapping[str, Any]]) -> None:
-    """Write atomically, after checking that the file loads as a suite."""
+    """Write atomically, after checking that the text loads as a suite.
+
+    The check reads a hidden sibling file (relative `tools:`/`system:` paths resolve as in
+    the real file), removed whatever happens; the case file is replaced only after it."""
     text = render_suite(options, cases)
     out = options.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".tmp")
+    check = out.parent / f".{out.stem}.check{out.suffix}"
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        write_atomic(check, text)
         try:
-            load_suite(Path(temp_name), out.parent)
+            load_suite(check, out.parent)
         except CaseFileError as exc:
             raise GenerateError(f"the generated suite does not load: {exc.problem}") from None
-        os.replace(temp_name, out)
-    except BaseException:
+    finally:
         with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+            check.unlink()
+    write_atomic(out, text)
