@@ -2,6 +2,12 @@
 
 Answers are parsed from the raw JSON body, not from the SDK's models, so a recorded
 answer replayed from a cassette goes through exactly the same parser as a live one.
+
+The parser is strict about the shape of a Chat Completions answer and never raises: a
+body that is not one (no choices, an HTML page, `{"error": ...}` sent with status 200, a
+`message` that is not an object, `tool_calls` that is not a list, a call without a
+function name, bytes that are not UTF-8 JSON) gives an `Answer` whose `error` says why in
+one line. Such an answer is never recorded (see `Cassette.put`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_toolcall.judge.matching import ToolCall
+
+SNIPPET_CHARS = 80  # how much of an unusable body an error shows
 
 
 @dataclass(frozen=True)
@@ -24,34 +32,100 @@ class Answer:
     error: str | None = None
 
 
+class _NotAnAnswer(Exception):
+    """The body parsed, but it is not a usable Chat Completions answer."""
+
+
 def parse_completion(payload: bytes, *, latency_ms: float | None) -> Answer:
     """A Chat Completions response body -> `Answer` (with `error` set when it is unusable)."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        snippet = payload[:80].decode("utf-8", "replace")
-        return Answer(error=f"the server's answer is not JSON: {snippet!r}", latency_ms=latency_ms)
-    choices = data.get("choices") if isinstance(data, dict) else None
-    if not choices or not isinstance(choices[0], dict):
-        return Answer(error="the server's answer has no choices", latency_ms=latency_ms)
-    message = choices[0].get("message") or {}
-    calls = tuple(
-        ToolCall(
-            name=str((call.get("function") or {}).get("name", "")),
-            arguments=_arguments_text((call.get("function") or {}).get("arguments")),
-        )
-        for call in message.get("tool_calls") or ()
-        if isinstance(call, dict)
-    )
-    usage = data.get("usage") or {}
+        return _parse(payload, latency_ms)
+    except _NotAnAnswer as exc:
+        return Answer(error=f"the server's answer {exc}", latency_ms=latency_ms)
+    except Exception as exc:  # noqa: BLE001 - never raise on any bytes: say why instead
+        reason = _one_line(f"{type(exc).__name__}: {exc}")
+        return Answer(error=f"the server's answer cannot be read ({reason})", latency_ms=latency_ms)
+
+
+def _parse(payload: bytes, latency_ms: float | None) -> Answer:
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8", "surrogatepass")
+    try:
+        text = bytes(payload).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _NotAnAnswer(f"is not UTF-8 text: {_snippet(payload)}") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _NotAnAnswer(f"is not JSON: {_snippet(payload)}") from None
+    if not isinstance(data, dict):
+        raise _NotAnAnswer(f"is not a JSON object: {_snippet(payload)}")
+    if data.get("error") is not None:
+        raise _NotAnAnswer(f"is an error, though its status is 2xx: {_error_message(data)}")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _NotAnAnswer("has no choices")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise _NotAnAnswer(f"has a choice that is not an object: {_short(choice)}")
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise _NotAnAnswer(f"has a message that is not an object: {_short(message)}")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise _NotAnAnswer(f"has a message content that is not text: {_short(content)}")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is None:
+        tool_calls = []
+    if not isinstance(tool_calls, list):
+        raise _NotAnAnswer(f"has tool_calls that is not a list: {_short(tool_calls)}")
+    calls = tuple(_tool_call(index, call) for index, call in enumerate(tool_calls))
+    usage = data.get("usage")
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
     return Answer(
         calls=calls,
-        text=message.get("content"),
+        text=content,
         latency_ms=latency_ms,
-        total_tokens=usage.get("total_tokens") if isinstance(usage, dict) else None,
+        total_tokens=total if isinstance(total, int) and not isinstance(total, bool) else None,
     )
+
+
+def _tool_call(index: int, call: Any) -> ToolCall:
+    if not isinstance(call, dict):
+        raise _NotAnAnswer(f"has tool call {index} that is not an object: {_short(call)}")
+    function = call.get("function")
+    if not isinstance(function, dict):
+        raise _NotAnAnswer(f"has tool call {index} without a function: {_short(call)}")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise _NotAnAnswer(f"has tool call {index} without a function name: {_short(call)}")
+    return ToolCall(name=name, arguments=_arguments_text(function.get("arguments")))
 
 
 def _arguments_text(arguments: Any) -> str:
     # Some servers send an object instead of the JSON string the API specifies.
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def _error_message(data: dict[str, Any]) -> str:
+    error = data["error"]
+    if isinstance(error, dict) and error.get("message") is not None:
+        return _one_line(str(error["message"]))
+    return _short(error)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return _one_line(text)
+
+
+def _snippet(payload: bytes) -> str:
+    return repr(bytes(payload[:SNIPPET_CHARS]).decode("utf-8", "replace"))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 3] + "..."
