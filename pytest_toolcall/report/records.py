@@ -1,33 +1,84 @@
-"""Plain, JSON-ready records of case results and the arithmetic of gates.
+"""Plain, JSON-ready records of case results and the per suite x model summaries.
 
 Records travel on pytest reports (so pytest-xdist carries them to the controller) and
-feed the terminal summary, the JSON report and the Markdown output alike.
+feed the terminal summary, the JSON report and the Markdown output alike. A suite is
+identified by its case file (`record["file"]`, relative to the rootdir), not by its
+`suite:` name: two files may share a name and are still two suites.
+
+Gates live in `gates`, the arithmetic in `stats`, one-line renderings in `formatting`;
+the names below are re-exported so older imports keep working.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pytest_toolcall.runner import CaseResult
+from pytest_toolcall.report.cost import Prices, records_cost
+from pytest_toolcall.report.formatting import (
+    expected_calls,
+    format_actual,
+    format_call,
+    format_expected,
+    shorten,
+)
+from pytest_toolcall.report.gates import gate_failure_text, gate_record
+from pytest_toolcall.report.stats import (
+    WILSON_Z_95,
+    Tally,
+    pass_at_k,
+    pass_hat_k,
+    percentile,
+    tally,
+)
 
-WILSON_Z_95 = 1.959964
+if TYPE_CHECKING:
+    from pytest_toolcall.runner import CaseResult
+
+__all__ = [
+    "WILSON_Z_95",
+    "Tally",
+    "case_record",
+    "confusions",
+    "disagreements",
+    "expected_tools",
+    "format_actual",
+    "format_call",
+    "format_expected",
+    "gate_failure_text",
+    "gate_record",
+    "percentile",
+    "shorten",
+    "suite_key",
+    "suite_summaries",
+    "tally",
+    "tool_scores",
+]
+
 NO_CALL_LABEL = "(no call)"
 TOOL_STATS_MIN_CASES = 20  # per-tool scores and confusions are noise on smaller suites
 
 
-def case_record(result: CaseResult, *, suite: str, file: str, nodeid: str) -> dict[str, Any]:
-    """Everything worth reporting about one case x model."""
+def case_record(
+    result: CaseResult,
+    *,
+    suite: str,
+    file: str,
+    nodeid: str,
+    mask: Callable[[str], str] = str,
+) -> dict[str, Any]:
+    """Everything worth reporting about one case x model.
+
+    `mask` (a `Redactor(...).mask`) is applied to every string that comes from the answer
+    (call names and arguments, text, the verdict's detail), so a model that echoes a
+    credential does not put it in the terminal, Markdown, JUnit or JSON.
+    """
     verdict = result.verdict
     shown = next(
         (s for s in result.samples if s.verdict.outcome is verdict.outcome), result.samples[0]
     )
-    latencies = [s.answer.latency_ms for s in result.samples if s.answer.latency_ms is not None]
-    tokens = [s.answer.total_tokens for s in result.samples if s.answer.total_tokens is not None]
-    return {
+    answers = [s.answer for s in result.samples]
+    record: dict[str, Any] = {
         "suite": suite,
         "file": file,
         "nodeid": nodeid,
@@ -37,119 +88,33 @@ def case_record(result: CaseResult, *, suite: str, file: str, nodeid: str) -> di
         "tags": list(result.case.tags),
         "expected": result.case.expect,
         "outcome": verdict.outcome.value,
-        "detail": verdict.detail,
-        "actual": [{"name": c.name, "arguments": c.arguments} for c in shown.answer.calls],
-        "text": shown.answer.text,
+        "detail": mask(verdict.detail),
+        "actual": [
+            {"name": mask(c.name), "arguments": mask(c.arguments)} for c in shown.answer.calls
+        ],
+        "text": mask(shown.answer.text) if shown.answer.text is not None else None,
         "samples": len(result.samples),
         "passes": result.passes,
         "sample_outcomes": [s.verdict.outcome.value for s in result.samples],
-        "latency_ms": latencies,
-        "total_tokens": tokens,
+        "latency_ms": [a.latency_ms for a in answers if a.latency_ms is not None],
+        "total_tokens": [a.total_tokens for a in answers if a.total_tokens is not None],
         "request_hash": result.request_hash,
     }
+    # input / output token counts, when the answer carries them (they price a run)
+    for field in ("prompt_tokens", "completion_tokens"):
+        counts = [getattr(a, field, None) for a in answers]
+        if any(count is not None for count in counts):
+            record[field] = [count for count in counts if count is not None]
+    if len(result.samples) > 1:
+        n, k = len(result.samples), len(result.samples)
+        record["pass_at_k"] = pass_at_k(n, result.passes, k)
+        record["pass_hat_k"] = pass_hat_k(n, result.passes, k)
+    return record
 
 
-@dataclass(frozen=True)
-class Tally:
-    """Passed samples out of judged samples (errors are not judged), with errors counted aside."""
-
-    passes: int
-    judged: int
-    errors: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.passes / self.judged if self.judged else None
-
-    def interval(self) -> tuple[float, float] | None:
-        """95% Wilson score interval of the accuracy."""
-        if not self.judged:
-            return None
-        n, p, z = self.judged, self.passes / self.judged, WILSON_Z_95
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def tally(records: Iterable[Mapping[str, Any]]) -> Tally:
-    passes = judged = errors = 0
-    for record in records:
-        outcomes = record["sample_outcomes"]
-        errors += outcomes.count("error")
-        judged += len(outcomes) - outcomes.count("error")
-        passes += outcomes.count("pass")
-    return Tally(passes, judged, errors)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """Nearest-rank percentile (`share` in 0..1)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-def gate_record(
-    records: Sequence[Mapping[str, Any]],
-    *,
-    threshold: float,
-    tag_thresholds: Mapping[str, float],
-    use_lower_bound: bool = False,
-) -> dict[str, Any]:
-    """Whether a suite (and each gated tag) reaches its threshold."""
-    checks = {"all": (list(records), threshold)}
-    for tag, tag_threshold in tag_thresholds.items():
-        checks[f"tag:{tag}"] = ([r for r in records if tag in r["tags"]], tag_threshold)
-    gates = {}
-    for name, (subset, needed) in checks.items():
-        counted = tally(subset)
-        interval = counted.interval()
-        score = interval[0] if use_lower_bound and interval else counted.accuracy
-        gates[name] = {
-            "passes": counted.passes,
-            "judged": counted.judged,
-            "errors": counted.errors,
-            "accuracy": counted.accuracy,
-            "interval": list(interval) if interval else None,
-            "threshold": needed,
-            "passed": score is not None and score >= needed - 1e-12,
-        }
-    return {"passed": all(g["passed"] for g in gates.values()), "gates": gates}
-
-
-def format_call(name: str, arguments: str) -> str:
-    """`land_drone {"location": "home_base"}`, compact and single-line."""
-    try:
-        args = json.dumps(json.loads(arguments), ensure_ascii=False, separators=(", ", ": "))
-    except ValueError:
-        args = arguments
-    return name if args in ("{}", "") else f"{name} {args}"
-
-
-def format_expected(expect: Mapping[str, Any]) -> str:
-    """One line for what a case expects."""
-    if expect.get("no_call"):
-        return "no call"
-    if "any_of" in expect:
-        return " | ".join(format_expected(option) for option in expect["any_of"])
-    return " + ".join(
-        format_call(call["tool"], json.dumps(call.get("args", {}), ensure_ascii=False))
-        for call in _calls(expect)
-    )
-
-
-def format_actual(record: Mapping[str, Any]) -> str:
-    """One line for what the model answered."""
-    if record["outcome"] == "error":
-        return "no answer"
-    if record["actual"]:
-        return " + ".join(format_call(c["name"], c["arguments"]) for c in record["actual"])
-    text = (record.get("text") or "").strip().replace("\n", " ")
-    return f"text {text[:60]!r}" if text else "nothing"
-
-
-def shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def suite_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    """What identifies a suite x model: the case file and the model."""
+    return record.get("file") or record["suite"], record["model"]
 
 
 def expected_tools(record: Mapping[str, Any]) -> list[str]:
@@ -164,15 +129,8 @@ def expected_tools(record: Mapping[str, Any]) -> list[str]:
     return _option_tools(options[0])
 
 
-def _calls(option: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The expected calls of one expectation form (none for `no_call`)."""
-    if option.get("no_call"):
-        return []
-    return option.get("calls") or [option]
-
-
 def _option_tools(option: Mapping[str, Any]) -> list[str]:
-    return [call["tool"] for call in _calls(option)]
+    return [call["tool"] for call in expected_calls(option)]
 
 
 def tool_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float | int]]:
@@ -232,23 +190,42 @@ def disagreements(
     return rows
 
 
+def suite_labels(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """How to name each case file's suite: its `suite:` name, plus the file when another
+    file has the same name."""
+    names: dict[str, str] = {}
+    for record in records:
+        names.setdefault(record.get("file") or record["suite"], record["suite"])
+    shared = {name for name in names.values() if list(names.values()).count(name) > 1}
+    return {file: f"{name} ({file})" if name in shared else name for file, name in names.items()}
+
+
 def suite_summaries(
     case_records: Iterable[Mapping[str, Any]],
     gate_records: Mapping[tuple[str, str], Mapping[str, Any]],
+    *,
+    prices: Prices | None = None,
 ) -> list[dict[str, Any]]:
-    """One JSON-ready summary per suite x model, in the order the suites ran."""
+    """One JSON-ready summary per case file x model, in the order the suites ran.
+
+    `gate_records` are keyed by (file, model); a (suite name, model) key is still read.
+    """
     grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for record in case_records:
-        grouped.setdefault((record["suite"], record["model"]), []).append(record)
+        grouped.setdefault(suite_key(record), []).append(record)
+    labels = suite_labels(r for records in grouped.values() for r in records)
     summaries = []
-    for (suite, model), records in grouped.items():
+    for (file, model), records in grouped.items():
+        suite = records[0]["suite"]
         counted = tally(records)
         latencies = [ms for r in records for ms in r["latency_ms"]]
         tokens = [t for r in records for t in r["total_tokens"]]
+        repeated = any(r["samples"] > 1 for r in records)
         summary: dict[str, Any] = {
             "suite": suite,
+            "label": labels[file],
             "model": model,
-            "file": records[0]["file"],
+            "file": records[0].get("file"),
             "cases": len(records),
             "samples": counted.judged + counted.errors,
             "passes": counted.passes,
@@ -256,13 +233,17 @@ def suite_summaries(
             "errors": counted.errors,
             "accuracy": counted.accuracy,
             "interval": list(interval) if (interval := counted.interval()) else None,
-            "repeated": any(r["samples"] > 1 for r in records),
-            "gate": gate_records.get((suite, model)),
+            "repeated": repeated,
+            "gate": gate_records.get((file, model), gate_records.get((suite, model))),
             "p50_ms": percentile(latencies, 0.50),
             "p95_ms": percentile(latencies, 0.95),
             "mean_tokens": sum(tokens) / len(tokens) if tokens else None,
             "misses": [r["case"] for r in records if r["outcome"] not in ("pass", "error")],
         }
+        if repeated:
+            summary.update(_repeats(records))
+        if prices is not None:
+            summary["cost_usd"] = records_cost(records, prices)
         if len(records) >= TOOL_STATS_MIN_CASES:
             summary["tools"] = tool_scores(records)
             summary["confusions"] = [
@@ -270,3 +251,22 @@ def suite_summaries(
             ]
         summaries.append(summary)
     return summaries
+
+
+def _repeats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """pass@k and pass^k over the suite's cases (k = the repeat count; an unanswered sample
+    counts as not passed), and the flaky cases: some samples pass, some miss."""
+    k = max(r["samples"] for r in records)
+    full = [r for r in records if r["samples"] == k]
+    flaky = [
+        r["case"]
+        for r in records
+        if 0 < r["passes"] < r["samples"]
+        and any(o not in ("pass", "error") for o in r["sample_outcomes"])
+    ]
+    return {
+        "k": k,
+        "pass_at_k": sum(pass_at_k(k, r["passes"], k) for r in full) / len(full),
+        "pass_hat_k": sum(pass_hat_k(k, r["passes"], k) for r in full) / len(full),
+        "flaky": flaky,
+    }

@@ -1,0 +1,49 @@
+"""One-line renderings of what a case expects and what the model answered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def format_call(name: str, arguments: str) -> str:
+    """`land_drone {"location": "home_base"}`, compact and single-line."""
+    try:
+        args = json.dumps(json.loads(arguments), ensure_ascii=False, separators=(", ", ": "))
+    except ValueError:
+        args = arguments
+    return name if args in ("{}", "") else f"{name} {args}"
+
+
+def format_expected(expect: Mapping[str, Any]) -> str:
+    """One line for what a case expects."""
+    if expect.get("no_call"):
+        return "no call"
+    if "any_of" in expect:
+        return " | ".join(format_expected(option) for option in expect["any_of"])
+    return " + ".join(
+        format_call(call["tool"], json.dumps(call.get("args", {}), ensure_ascii=False))
+        for call in expected_calls(expect)
+    )
+
+
+def format_actual(record: Mapping[str, Any]) -> str:
+    """One line for what the model answered."""
+    if record["outcome"] == "error":
+        return "no answer"
+    if record["actual"]:
+        return " + ".join(format_call(c["name"], c["arguments"]) for c in record["actual"])
+    text = (record.get("text") or "").strip().replace("\n", " ")
+    return f"text {text[:60]!r}" if text else "nothing"
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def expected_calls(option: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The expected calls of one expectation form (none for `no_call`)."""
+    if option.get("no_call"):
+        return []
+    return option.get("calls") or [option]
