@@ -33,7 +33,7 @@ from pytest_toolcall.report.stats import (
 )
 
 if TYPE_CHECKING:
-    from pytest_toolcall.runner import CaseResult
+    from pytest_toolcall.answering import CaseResult
 
 __all__ = [
     "WILSON_Z_95",
