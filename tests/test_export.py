@@ -96,7 +96,7 @@ def test_several_calls_and_earlier_turns(workdir):
               tool_calls:
                 - id: c1
                   type: function
-                  function: {name: takeoff_drone, arguments: {altitude: 10}}
+                  function: {name: takeoff_drone, arguments: '{"altitude": 10}'}
             - {role: tool, tool_call_id: c1, content: ok}
             - {role: user, content: Now 30 m and a photo}
           expect:
@@ -111,7 +111,7 @@ def test_several_calls_and_earlier_turns(workdir):
     roles = [message["role"] for message in line["messages"]]
     assert roles == ["system", "user", "assistant", "tool", "user", "assistant"]
     earlier = line["messages"][2]["tool_calls"][0]["function"]["arguments"]
-    assert earlier == '{"altitude": 10}'  # a YAML mapping became the API's JSON string
+    assert earlier == '{"altitude": 10}'  # the API's JSON string, as the case file has it
     calls = line["messages"][-1]["tool_calls"]
     assert [(c["id"], c["function"]["name"]) for c in calls] == [
         ("call_0", "takeoff_drone"),

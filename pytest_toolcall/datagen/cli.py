@@ -109,6 +109,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -194,6 +201,13 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument(
         "--suite", metavar="NAME", help="suite name (default: the output file's stem)"
+    )
+    generate.add_argument(
+        "--threshold",
+        type=_share,
+        default=0.8,
+        metavar="T",
+        help="the written suite's threshold (default 0.8: generated cases need review)",
     )
     generate.add_argument(
         "--concurrency",
@@ -286,6 +300,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         system_path=args.system,
         retries=args.retries,
         suite=args.suite,
+        threshold=args.threshold,
     )
     progress = None if args.no_progress else ProgressBar(sys.stderr)
     try:
@@ -305,6 +320,12 @@ def _run_generate(args: argparse.Namespace) -> int:
     )
     if report.notes:
         _list(f"{_plural(len(report.notes), 'case')} with a repeated prompt left out", report.notes)
+    if report.shortfalls:
+        _list(
+            f"{_plural(len(report.shortfalls), 'invocation')} kept fewer prompts (the others "
+            "did not state the call's values)",
+            report.shortfalls,
+        )
     if report.failures:
         _list(f"{_plural(len(report.failures), 'generation request')} failed", report.failures)
         if not report.written:

@@ -67,6 +67,7 @@ class GenerateReport:
     counts: Counts = field(default_factory=Counts)
     failures: list[str] = field(default_factory=list)  # requests without a usable answer
     notes: list[str] = field(default_factory=list)  # cases left out on purpose
+    shortfalls: list[str] = field(default_factory=list)  # invocations that kept fewer prompts
     written: bool = False
 
 
@@ -199,6 +200,7 @@ def generate(options: GenerateOptions, progress: Progress | None = None) -> Gene
     try:
         asker.run([*fill_jobs, *reject_jobs])
         report.failures += [f"{job.label}: {job.failure}" for job in fill_jobs if job.failure]
+        report.shortfalls += [f"{job.label}: {job.shortfall}" for job in fill_jobs if job.shortfall]
         if reject_jobs:
             rejects = _collect_rejects(
                 asker, tools, options, examples, reject_jobs, report.failures
@@ -206,7 +208,8 @@ def generate(options: GenerateOptions, progress: Progress | None = None) -> Gene
     finally:
         asker.save()
     fills = [job.result for job in fill_jobs]
-    cases = case_entries(invocations, fills, rejects, options.reject_tool, report.notes)
+    parameters = {tool_name(tool): tool_parameters(tool) for tool in tools}
+    cases = case_entries(invocations, fills, rejects, options.reject_tool, report.notes, parameters)
     report.cases = len(cases)
     report.rejects = sum(REJECTS_TAG in case.get("tags", ()) for case in cases)
     if cases:

@@ -14,14 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pytest_toolcall.cassettes import Cassette, CassetteError
 from pytest_toolcall.datagen.generation_inputs import GenerateError
 from pytest_toolcall.datagen.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
-from pytest_toolcall.runner import DEFAULT_BASE_URL
 from pytest_toolcall.send.answers import Answer, parse_completion
-from pytest_toolcall.send.bodies import CHAT_COMPLETIONS_PATH, request_hash
+from pytest_toolcall.send.bodies import chat_completions_path, request_hash
 from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
 
 GENERATION_PARAMS: Mapping[str, Any] = {"temperature": 0.7, "max_tokens": 1024}
@@ -38,6 +36,7 @@ class Job:
     problems: list[str] = field(default_factory=list)  # why earlier answers were unusable
     result: Any = None
     failure: str | None = None
+    shortfall: str | None = None  # kept a usable part of the last answer; why not all of it
 
     @property
     def done(self) -> bool:
@@ -105,8 +104,7 @@ class Asker:
         self.seed = seed
         self.retries = retries
         self.progress = progress or (lambda done, total: None)
-        self.url = urlsplit(send.base_url or DEFAULT_BASE_URL).path.rstrip("/")
-        self.url += CHAT_COMPLETIONS_PATH
+        self.url = chat_completions_path(send.base_url)
         self.used: set[tuple[tuple[str, str, str], int]] = set()
         self.order: dict[str, int] = {}
         self.counts = Counts()
@@ -186,7 +184,11 @@ class Asker:
                 self.counts.retried += 1
             else:
                 tries = len(job.problems) + 1
-                job.failure = f"{problem} (after {tries} attempt{'s' if tries > 1 else ''})"
+                why = f"{problem} (after {tries} attempt{'s' if tries > 1 else ''})"
+                if problem.partial is not None:
+                    job.result, job.shortfall = problem.partial, why
+                else:
+                    job.failure = why
 
     def save(self) -> None:
         """Write the cassette if it changed (atomically; `rewrite` drops unused ones)."""

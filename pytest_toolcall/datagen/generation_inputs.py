@@ -32,6 +32,7 @@ class GenerateOptions:
     system_path: Path | None = None
     retries: int = 2
     suite: str | None = None
+    threshold: float = 0.8  # of the written suite: generated cases need review
 
 
 def read_text(path: Path, what: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_toolcall.datagen.invocations import Free, Invocation, tool_name, tool_parameters
+from pytest_toolcall.datagen.stated_values import unstated_values
 from pytest_toolcall.judge.matching import ToolCall, judge
 
 GENERATOR_SYSTEM = (
@@ -28,7 +29,14 @@ RETRY_NOTE = (
 
 
 class AnswerProblem(Exception):
-    """Why a model's answer cannot be used (named in the retried request)."""
+    """Why a model's answer cannot be used (named in the retried request).
+
+    `partial` is what is usable of it anyway (some prompts state their values, others do
+    not): kept, and the rest reported, when the retries are spent."""
+
+    def __init__(self, message: str, partial: Any = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 # What the answer forms show instead of values: "<request 1>", "<value>", "...".
@@ -139,7 +147,27 @@ def parse_fill(
     verdict = judge({"tool": invocation.tool, "args": args}, [call], {invocation.tool: parameters})
     if not verdict.passed:
         raise AnswerProblem(f"the arguments do not fit the schema: {verdict.detail}")
-    return args, prompts[:k]
+    return args, _stating_prompts(prompts, args, parameters, k)
+
+
+def _stating_prompts(
+    prompts: Sequence[str], args: Mapping[str, Any], parameters: Mapping[str, Any], k: int
+) -> list[str]:
+    """The first `k` prompts that state every value of the call; a case whose prompt does
+    not say `front` (or says "back") can never pass."""
+    kept, lacking = [], []
+    for prompt in prompts:
+        if missing := unstated_values(prompt, args, parameters):
+            lacking.append(f"{prompt!r} does not say {', '.join(missing)}")
+        else:
+            kept.append(prompt)
+    if len(kept) >= k:
+        return kept[:k]
+    raise AnswerProblem(
+        f"{len(prompts) - len(kept)} of {len(prompts)} prompts do not state the call's values "
+        f"({'; '.join(lacking)}); every prompt must state each value, in words or digits",
+        partial=(dict(args), kept) if kept else None,
+    )
 
 
 def parse_rejects(text: str | None, wanted: int) -> list[str]:

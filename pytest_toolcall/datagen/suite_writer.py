@@ -21,8 +21,21 @@ from pytest_toolcall.datagen.generation_inputs import (
     read_tools,
 )
 from pytest_toolcall.datagen.invocations import Invocation
+from pytest_toolcall.datagen.stated_values import expected_args, is_loosened
 
 SUITE_PARAMS: Mapping[str, Any] = {"temperature": 0, "seed": 42}
+THRESHOLD_COMMENT = """\
+# threshold: generated cases are unreviewed: a few prompts stay ambiguous however they are
+# checked, so the gate starts below 1.0. Review the cases (fix or delete the doubtful ones),
+# then raise it (to 1.0 for a suite of exact cases).
+"""
+FREE_TEXT_COMMENT = """\
+# Free text (a string argument without an enum) is expected as {$one_of: [<the generator's
+# value>, {$regex: <a key word of this case's prompt>}]}: a model paraphrases free text, so a
+# word-for-word expectation could never pass; the key word keeps it on topic. The first
+# option is what `pytest-toolcall export` writes. A free-form object (no `properties`) has
+# key names the generator made up, so it is {$one_of: [<value>, {$any: true}]}.
+"""
 REJECTS_TAG = "rejects"
 
 
@@ -65,16 +78,21 @@ def case_entries(
     rejects: Sequence[str],
     reject_tool: str | None,
     notes: list[str],
+    parameters: Mapping[str, Mapping[str, Any]],
 ) -> list[dict[str, Any]]:
     """The case entries from each invocation's filled arguments and prompts (None: no
-    usable answer); a prompt already used by an earlier case is left out (noted)."""
+    usable answer); a prompt already used by an earlier case is left out (noted).
+    `parameters` maps each tool to its parameters' schema (free text is expected by a key
+    word of the case's own prompt, see `stated_values`)."""
     cases: list[dict[str, Any]] = []
     for invocation, fill in zip(invocations, fills, strict=True):
         if fill is None:
             continue
         args, prompts = fill
-        expect = {"tool": invocation.tool, **({"args": args} if args else {})}
         for number, prompt in enumerate(prompts, start=1):
+            expect: dict[str, Any] = {"tool": invocation.tool}
+            if args:
+                expect["args"] = expected_args(args, parameters[invocation.tool], prompt)
             cases.append(
                 {"id": f"{invocation.slug}-{number}", "prompt": prompt, "expect": _flow(expect)}
             )
@@ -128,6 +146,7 @@ def render_suite(options: GenerateOptions, cases: Sequence[Mapping[str, Any]]) -
         options.tools_path
     )
     document["tool_choice"] = "required"
+    document["threshold"] = options.threshold
     document["params"] = _Flow(SUITE_PARAMS)
     document["cases"] = list(cases)
     header = _schema_comment(options.out) + (
@@ -137,6 +156,10 @@ def render_suite(options: GenerateOptions, cases: Sequence[Mapping[str, Any]]) -
     body = yaml.dump(
         document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, indent=2
     )
+    # Top-level keys start a line and are unique: the comments go right above theirs.
+    body = body.replace("\nthreshold: ", "\n" + THRESHOLD_COMMENT + "threshold: ", 1)
+    if any(is_loosened(case["expect"]) for case in cases):
+        body = body.replace("\ncases:\n", "\n" + FREE_TEXT_COMMENT + "cases:\n", 1)
     return header + body
 
 
