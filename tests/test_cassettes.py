@@ -66,7 +66,7 @@ def test_record_then_replay_offline_gives_identical_results(pytester, fake_opena
     pytester.makefile(".yaml", suite=drone_suite(50))
     server = fake_openai(answers(50, wrong={3, 17, 40}))
     recorded = runpytest(
-        pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once"
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once"
     )
     assert recorded.ret == 0
     assert len(server.requests) == 50
@@ -80,8 +80,12 @@ def test_record_then_replay_offline_gives_identical_results(pytester, fake_opena
     data = json.loads(cassette(pytester).read_text())
     assert len(data["interactions"]) == 50
     # interactions are stored in case order, so re-recording gives a reviewable diff
-    cases = [i["case"] for i in data["metadata"]["pytest_toolcall"]["interactions"]]
-    assert cases == [f"c{i}" for i in range(50)]
+    prompts = [
+        json.loads(i["request"]["body"])["messages"][-1]["content"] for i in data["interactions"]
+    ]
+    assert prompts == [f"move {i}" for i in range(50)]
+    facts = data["metadata"]["pytest_toolcall"]["interactions"].values()
+    assert [fact["case"] for fact in facts] == [f"c{i}" for i in range(50)]
 
 
 def test_cassette_is_a_vcrpy_cassette(pytester, fake_openai, drone_tools):
@@ -90,7 +94,7 @@ def test_cassette_is_a_vcrpy_cassette(pytester, fake_openai, drone_tools):
 
     pytester.makefile(".yaml", suite=drone_suite(3))
     server = fake_openai(answers(3))
-    runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    runpytest(pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once")
     requests, responses, _ = deserialize(cassette(pytester).read_text(), jsonserializer)
     assert [r.method for r in requests] == ["POST"] * 3
     assert all(r.uri.endswith("/v1/chat/completions") for r in requests)
@@ -103,7 +107,7 @@ def test_cassette_is_a_vcrpy_cassette(pytester, fake_openai, drone_tools):
 def test_edited_prompt_and_new_model_never_replay_stale_answers(pytester, fake_openai, drone_tools):
     pytester.makefile(".yaml", suite=drone_suite(4))
     server = fake_openai(answers(4) | {"move one more": {"tool": "return_to_home"}})
-    runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    runpytest(pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once")
     text = (pytester.path / "suite.yaml").read_text().replace("'move 2'", "'move one more'")
     (pytester.path / "suite.yaml").write_text(text)
     pytester.makeconftest(NO_SOCKETS)
@@ -124,7 +128,9 @@ def test_edited_prompt_and_new_model_never_replay_stale_answers(pytester, fake_o
 
     pytester.makeconftest("")
     before = len(server.requests)
-    again = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    again = runpytest(
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once"
+    )
     assert len(server.requests) == before + 1  # only the edited case went out
     assert server.requests[-1]["body"]["messages"][-1]["content"] == "move one more"
     assert again.parseoutcomes() == {"passed": 4, "missed": 1}
@@ -135,7 +141,7 @@ def test_rewrite_drops_unused_and_new_episodes_adds_only_missing(
 ):
     pytester.makefile(".yaml", suite=drone_suite(4))
     server = fake_openai(answers(6))
-    base = f"--base-url={server.base_url}"
+    base = f"--toolcall-base-url={server.base_url}"
     runpytest(pytester, "--model=m", base, "--record-mode=once")
     pytester.makefile(".yaml", suite=drone_suite(6))
     runpytest(pytester, "--model=m", base, "--record-mode=new_episodes")
@@ -159,7 +165,9 @@ def test_rewrite_drops_unused_and_new_episodes_adds_only_missing(
 def test_live_mode_reads_and_writes_no_cassette(pytester, fake_openai, drone_tools):
     pytester.makefile(".yaml", suite=drone_suite(2))
     server = fake_openai(answers(2))
-    result = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--toolcall-live")
+    result = runpytest(
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--toolcall-live"
+    )
     result.assert_outcomes(passed=3)
     assert not (pytester.path / "cassettes").exists()
 
@@ -174,7 +182,7 @@ def test_errors_and_server_failures_are_not_recorded(pytester, fake_openai, dron
     result = runpytest(
         pytester,
         "--model=m",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--record-mode=once",
         "--toolcall-retries=1",
     )
@@ -209,7 +217,9 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
     pytester.makefile(".yaml", suite=drone_suite(2))
     script = {prompt: {**answer, "headers": HEADERS} for prompt, answer in answers(2).items()}
     server = fake_openai(script)
-    result = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    result = runpytest(
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once"
+    )
     result.assert_outcomes(passed=3)
     sent = {name.lower(): value for name, value in server.requests[0]["headers"].items()}
     assert sent["authorization"] == "Bearer sk-secret-key-0123456789abcdef"  # really was sent
@@ -227,7 +237,7 @@ def recording_command(base_url: str, *, concurrency: int) -> list[str]:
     """`pytest suite.yaml` recording what is missing, as a separate process."""
     return [
         *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "suite.yaml"),
-        *("--model=m", f"--base-url={base_url}", "--record-mode=once"),
+        *("--model=m", f"--toolcall-base-url={base_url}", "--record-mode=once"),
         f"--toolcall-concurrency={concurrency}",
     ]
 
@@ -275,7 +285,9 @@ def test_shares_record_mode_with_pytest_recording(pytester, fake_openai, drone_t
     pytest.importorskip("pytest_recording")
     pytester.makefile(".yaml", suite=drone_suite(2))
     server = fake_openai(answers(2))
-    shared = runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    shared = runpytest(
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once"
+    )
     shared.assert_outcomes(passed=3)
     assert "recording" in shared.stdout.str().splitlines()[3]  # pytest-recording was loaded
     assert len(json.loads(cassette(pytester).read_text())["interactions"]) == 2
@@ -286,7 +298,7 @@ def test_shares_record_mode_with_pytest_recording(pytester, fake_openai, drone_t
         "-p",
         "no:recording",
         "--model=m",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--record-mode=once",
     )
     alone.assert_outcomes(passed=3)
@@ -299,7 +311,7 @@ def test_model_answers_are_recorded_verbatim(pytester, fake_openai, drone_tools)
     pytester.makefile(".yaml", suite=drone_suite(1))
     text = "Set-Cookie: session=abc; User-Agent: drone"
     server = fake_openai({"move 0": {"text": text}})
-    runpytest(pytester, "--model=m", f"--base-url={server.base_url}", "--record-mode=once")
+    runpytest(pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once")
     interaction = json.loads(cassette(pytester).read_text())["interactions"][0]
     body = json.loads(interaction["response"]["body"]["string"])
     assert body["choices"][0]["message"]["content"] == text
