@@ -89,7 +89,8 @@ def test_baseline_shows_the_paired_test_and_regressions_in_the_last_line(
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
-            "baseline: 2 regressed (+4: 6 fixed, 2 broken, p = 0.29 (not significant at 0.05)): the run fails"
+            "baseline: 2 regressed (+4: 6 fixed, 2 broken, p = 0.29 "
+            "(not significant at 0.05)): the run fails"
         ]
     )
     result.stdout.fnmatch_lines(["=*2 missed, 2 regressed*="])
