@@ -18,10 +18,12 @@ from helpers import runpytest
 from pytest_toolcall.collect.casefile import load_suite
 from pytest_toolcall.datagen.cli import main
 from pytest_toolcall.datagen.concrete_calls import resolve_calls
+from pytest_toolcall.datagen.generate import generate as run_generate
 from pytest_toolcall.datagen.generate import generation_cassette_path
-from pytest_toolcall.datagen.generation_inputs import GenerateError
+from pytest_toolcall.datagen.generation_inputs import GenerateError, GenerateOptions
 from pytest_toolcall.datagen.generation_prompts import AnswerProblem, extract_json, parse_fill
 from pytest_toolcall.datagen.invocations import Invocation, enumerate_invocations
+from pytest_toolcall.send.transport import SendSettings
 
 DRONE_TOOLS = Path(__file__).parent / "data" / "drone_tools.json"
 
@@ -802,3 +804,77 @@ def test_the_suite_has_a_threshold_with_a_comment_saying_why(tmp_path, fake_open
     assert "Free text" not in text  # no free text here, no comment about it
     assert generate(tmp_path, *argv, "--threshold", "1") == 0
     assert load_suite(out, tmp_path).threshold == 1.0
+
+
+# ---- probes: interrupted runs, odd answers ---------------------------------------------------
+
+
+class Interrupt:
+    """A progress callback that presses Ctrl-C once `after` requests are answered."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    def __call__(self, done: int, total: int) -> None:
+        if done >= self.after:
+            raise KeyboardInterrupt
+
+
+def options_for(tmp_path: Path, base_url: str, **changes: Any) -> GenerateOptions:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([tool("land", {"where": {"enum": list("abcdef")}}, ["where"])]))
+    return GenerateOptions(
+        tools_path=tools,
+        model="gen/m:1",
+        out=tmp_path / "gen.yaml",
+        send=SendSettings(base_url=base_url, api_key=None, concurrency=1),
+        **changes,
+    )
+
+
+def recorded(options: GenerateOptions) -> int:
+    path = generation_cassette_path(options.out, options.model)
+    return len(json.loads(path.read_text())["interactions"])
+
+
+def test_a_rerun_after_ctrl_c_replays_what_was_paid_for(tmp_path, fake_openai):
+    server = serve(fake_openai, good_answer)
+    options = options_for(tmp_path, server.base_url)
+    with pytest.raises(KeyboardInterrupt):
+        run_generate(options, Interrupt(after=2))
+    assert len(server.requests) == 2 and recorded(options) == 2
+    report = run_generate(options)
+    assert (report.counts.replayed, report.counts.sent) == (2, 4)
+    assert len(server.requests) == 6  # none asked twice
+
+
+def test_an_interrupted_rewrite_keeps_the_recordings_it_did_not_reach(tmp_path, fake_openai):
+    server = serve(fake_openai, good_answer)
+    options = options_for(tmp_path, server.base_url)
+    run_generate(options)
+    assert recorded(options) == 6
+    rewrite = options_for(tmp_path, server.base_url, record_mode="rewrite")
+    with pytest.raises(KeyboardInterrupt):
+        run_generate(rewrite, Interrupt(after=2))
+    assert recorded(options) == 6  # 2 asked again, 4 not reached yet: kept, not dropped
+    report = run_generate(options_for(tmp_path, server.base_url, record_mode="none"))
+    assert report.counts.replayed == 6 and report.written
+
+
+def test_text_that_is_not_valid_unicode_is_asked_again_not_a_crash(tmp_path, fake_openai, capsys):
+    def answer(body: dict[str, Any]) -> str:
+        text = good_answer(body)
+        if "Attempt" not in task(body):  # JSON may carry a lone surrogate; UTF-8 cannot
+            return text.replace("please", "please \\ud83d")
+        return text
+
+    server = serve(fake_openai, answer)
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([tool("land", {"where": {"enum": ["home", "pad"]}}, ["where"])]))
+    out = tmp_path / "gen.yaml"
+    argv = ["--tools", str(tools), "--out", str(out), "--base-url", server.base_url]
+    assert generate(tmp_path, *argv, "--no-progress") == 0
+    asked_again = [b for b in bodies(server) if "Attempt 2" in task(b)]
+    assert len(asked_again) == 2
+    assert "not valid Unicode" in task(asked_again[0])
+    assert len(load_suite(out, tmp_path).cases) == 2 * 3

@@ -74,6 +74,10 @@ def _distinct_texts(value: Any, what: str) -> list[str]:
             raise AnswerProblem(
                 f'"{what}" holds the placeholder {item.strip()!r}; write the actual requests'
             )
+        if not _unicode(item):
+            raise AnswerProblem(
+                f'"{what}" holds text that is not valid Unicode (a lone \\u escape)'
+            )
     texts: list[str] = []
     seen: set[str] = set()
     for item in value:
@@ -82,6 +86,16 @@ def _distinct_texts(value: Any, what: str) -> list[str]:
             seen.add(text.casefold())
             texts.append(text)
     return texts
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: JSON's `\\ud83d` alone (half of an emoji)
+    decodes to a lone surrogate that no case file can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _strings(value: Any) -> list[str]:
@@ -141,6 +155,8 @@ def parse_fill(
             args[name] = _coerce(filled[name], args[name].schema)
     if any(_PLACEHOLDER.search(text) for text in _strings(args)):
         raise AnswerProblem('"arguments" holds a placeholder; choose real values')
+    if not all(_unicode(text) for text in _strings(args)):
+        raise AnswerProblem('"arguments" holds text that is not valid Unicode (a lone \\u escape)')
     if keys := _dollar_keys(args):
         raise AnswerProblem(f"keys may not start with '$' ({', '.join(keys)})")
     call = ToolCall(invocation.tool, json.dumps(args))
