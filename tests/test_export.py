@@ -389,3 +389,60 @@ def test_written_files_get_the_umask_mode_and_keep_a_replaced_files_mode(workdir
     assert stat.S_IMODE((workdir / "train.jsonl").stat().st_mode) == 0o640
     names = sorted(p.name for p in workdir.iterdir())
     assert names == ["s.yaml", "tools.json", "train.jsonl", "train.val.jsonl"]  # no temp files
+
+
+def test_out_may_not_be_a_case_file_read_nor_the_validation_file(workdir, capsys):
+    original = suite_file(workdir, "- {id: a, prompt: a, expect: {tool: return_to_home}}\n")
+    before = original.read_text()
+    assert export("s.yaml", "--out", "s.yaml") == 2
+    assert "--out s.yaml is one of the case files read" in one_line_error(capsys)
+    assert original.read_text() == before  # not overwritten with JSONL
+    assert export("s.yaml", "--out", "t.jsonl", "--val-split", "0.5", "--val-out", "t.jsonl") == 2
+    assert "--val-out t.jsonl is the same file as --out" in one_line_error(capsys)
+    assert not (workdir / "t.jsonl").exists()
+
+
+def test_a_repeated_example_is_written_once_so_it_cannot_sit_in_train_and_val(workdir, capsys):
+    cases = "".join(
+        f"- {{id: c{n}, prompt: 'go home {n % 5}', expect: {{tool: return_to_home}}}}\n"
+        for n in range(10)
+    )
+    suite_file(workdir, cases)
+    suite_file(
+        workdir, "- {id: again, prompt: go home 1, expect: {tool: return_to_home}}\n", "t.yaml"
+    )
+    assert export("s.yaml", "t.yaml", "--out", "x.jsonl", "--val-split", "0.4") == 0
+    captured = capsys.readouterr()
+    assert "wrote 3 lines to x.jsonl and 2 to x.val.jsonl" in captured.out
+    assert "6 repeated examples left out" in captured.err
+    assert "t.yaml::again: same example as s.yaml::c1" in captured.err
+    train = {line["messages"][1]["content"] for line in read_lines(workdir / "x.jsonl")}
+    val = {line["messages"][1]["content"] for line in read_lines(workdir / "x.val.jsonl")}
+    assert len(train | val) == 5 and not train & val
+
+
+def test_one_prompt_with_two_answers_is_reported(workdir, capsys):
+    suite_file(
+        workdir,
+        """\
+        - {id: a, prompt: lights, expect: {tool: set_drone_lighting, args: {mode: on}}}
+        - {id: b, prompt: lights, expect: {tool: set_drone_lighting, args: {mode: off}}}
+        """,
+    )
+    assert export("s.yaml", "--out", "x.jsonl") == 1
+    err = capsys.readouterr().err
+    assert "s.yaml::b: the same messages as s.yaml::a with another answer" in err
+    assert len(read_lines(workdir / "x.jsonl")) == 1
+
+
+def test_a_stale_validation_file_is_pointed_out(workdir, capsys):
+    suite_file(
+        workdir,
+        "- {id: a, prompt: a, expect: {tool: return_to_home}}\n"
+        "- {id: b, prompt: b, expect: {tool: calibrate_sensors}}\n",
+    )
+    assert export("s.yaml", "--out", "x.jsonl", "--val-split", "0.5") == 0
+    capsys.readouterr()
+    assert export("s.yaml", "--out", "x.jsonl") == 0
+    err = capsys.readouterr().err
+    assert "x.val.jsonl is from an earlier export and overlaps x.jsonl" in err

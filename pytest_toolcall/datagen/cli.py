@@ -354,6 +354,13 @@ def _run_export(args: argparse.Namespace) -> int:
         print(f"wrote {_plural(report.written, 'line')} to {args.out}")
     if skipped := skipped_text(report):
         print(skipped)
+    if report.repeats:
+        _list(
+            f"{_plural(len(report.repeats), 'repeated example')} left out (each is written once)",
+            report.repeats,
+        )
+    for warning in report.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     if report.rejected:
         _list(
             f"{_plural(len(report.rejected), 'case')} failed the line check and were left out",

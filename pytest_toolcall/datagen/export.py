@@ -41,6 +41,8 @@ class ExportReport:
     suites: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: list[str] = field(default_factory=list)  # "<file>::<case>: <problem>"
+    repeats: list[str] = field(default_factory=list)  # "<file>::<case>: same example as ..."
+    warnings: list[str] = field(default_factory=list)
 
 
 def case_files(patterns: Sequence[str]) -> list[Path]:
@@ -86,6 +88,51 @@ def default_val_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.val{out.suffix or '.jsonl'}")
 
 
+def _check_targets(paths: Sequence[Path], out: Path, val_out: Path | None) -> None:
+    """Refuse to write over a case file being read, or the training file with the
+    validation one."""
+    inputs = {path.resolve() for path in paths}
+    for option, target in (("--out", out), ("--val-out", val_out)):
+        if target is not None and target.resolve() in inputs:
+            raise ExportError(f"{option} {target} is one of the case files read")
+    if val_out is not None and val_out.resolve() == out.resolve():
+        raise ExportError(f"--val-out {val_out} is the same file as --out")
+
+
+def _stale_overlap(val_path: Path, lines: Sequence[str]) -> bool:
+    """Whether a validation file this export does not write holds some of its lines."""
+    try:
+        old = val_path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return not set(old).isdisjoint(lines)
+
+
+def _add_line(
+    text: str,
+    where: str,
+    seen: dict[str, str],
+    prompts: dict[str, tuple[str, str]],
+    report: ExportReport,
+) -> bool:
+    """Whether `text` is a new example: a repeat (same line) would be trained on twice and
+    could sit in both parts of the split; the same messages with another answer teach two
+    answers to one question (rejected)."""
+    if text in seen:
+        report.repeats.append(f"{where}: same example as {seen[text]}")
+        return False
+    line = json.loads(text)
+    question = json.dumps([line["messages"][:-1], line["tools"]], ensure_ascii=False)
+    if question in prompts and prompts[question][1] != text:
+        report.rejected.append(
+            f"{where}: the same messages as {prompts[question][0]} with another answer"
+        )
+        return False
+    seen[text] = where
+    prompts.setdefault(question, (where, text))
+    return True
+
+
 def export(
     paths: Sequence[Path],
     out: Path,
@@ -97,8 +144,11 @@ def export(
     rootdir: Path | None = None,
 ) -> ExportReport:
     """Write the fine-tuning JSONL (and the validation part); raises CaseFileError."""
+    _check_targets(paths, out, (val_out or default_val_path(out)) if val_split > 0 else None)
     report = ExportReport()
     lines: list[str] = []
+    seen: dict[str, str] = {}
+    prompts: dict[str, tuple[str, str]] = {}
     for path in paths:
         suite = load_suite(path, rootdir or Path.cwd())
         report.suites += 1
@@ -114,7 +164,8 @@ def export(
             if problems := line_problems(json.loads(text)):
                 report.rejected.append(f"{where}: {'; '.join(problems)}")
                 continue
-            lines.append(text)
+            if _add_line(text, where, seen, prompts, report):
+                lines.append(text)
     if not lines:
         raise ExportError("nothing to export: " + (_skipped_text(report.skipped) or "no cases"))
     val = split_indexes(len(lines), val_split, seed)
@@ -122,6 +173,11 @@ def export(
     _write_jsonl(out, train_lines)
     if val_split > 0:
         _write_jsonl(val_out or default_val_path(out), [lines[index] for index in sorted(val)])
+    elif _stale_overlap(default_val_path(out), train_lines):
+        report.warnings.append(
+            f"{default_val_path(out)} is from an earlier export and overlaps {out}; delete it "
+            "(or export with --val-split) before training on both"
+        )
     report.written, report.train, report.val = len(lines), len(train_lines), len(val)
     return report
 
