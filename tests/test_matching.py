@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from pytest_toolcall.judge.matching import Outcome, ToolCall, Verdict, expectation_problems, judge
+from pytest_toolcall.collect.expectations import expectation_problems
+from pytest_toolcall.judge.matching import Outcome, ToolCall, Verdict, judge
 
 DRONE_TOOLS_FILE = Path(__file__).parent / "data" / "drone_tools.json"
 DRONE_TOOLS = {

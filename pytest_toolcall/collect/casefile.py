@@ -17,8 +17,8 @@ from typing import Any
 
 import jsonschema
 
+from pytest_toolcall.collect.expectations import expectation_problems
 from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
-from pytest_toolcall.judge import matching
 
 MAX_CASEFILE_BYTES = 20_000_000
 PROMPT_FILE_SUFFIXES = (".txt", ".md", ".prompt")
@@ -357,7 +357,7 @@ def _build_cases(
             else suite_system
         )
         tool_parameters = _tool_parameters(tools)
-        problems = matching.expectation_problems(raw["expect"], tool_parameters)
+        problems = expectation_problems(raw["expect"], tool_parameters)
         if problems:
             raise CaseFileError(
                 path, "; ".join(problems), case=case_id, line=_line_of(raw, "expect")

@@ -1,0 +1,183 @@
+"""Tool parameter schemas: BFCL's strict validator and views through composition.
+
+Pydantic and MCP servers write parameters with `$ref` into `$defs` (or `definitions`),
+`allOf`, and `anyOf` with `{"type": "null"}` for optional fields. The views here follow
+those keywords (local refs only) to answer what BFCL's rules ask: which argument names are
+declared, what schema a key has, which keys are required, which JSON types fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+from jsonschema import Draft202012Validator
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend, validator_for
+
+JsonMap = Mapping[str, Any]
+NO_SCHEMA: JsonMap = {}  # shared and never changed, for the id-keyed cache
+MAX_DEPTH = 32  # how deep composition is followed (refs may be recursive)
+_OBJECT_KEYWORDS = ("properties", "additionalProperties", "patternProperties")
+
+
+def as_schema(schema: Any) -> JsonMap:
+    """`schema` if it is a mapping, else the empty schema (booleans, junk)."""
+    return schema if isinstance(schema, Mapping) else NO_SCHEMA
+
+
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@cache
+def _strict_validator_class(base: type[Validator]) -> type[Validator]:
+    """`base` with BFCL's exact integers: 30.0 is not an integer."""
+    return extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_strict_integer))
+
+
+class ToolChecker(NamedTuple):
+    """A tool's validator and its declared argument names (None: any name goes)."""
+
+    validator: Validator
+    names: frozenset[str] | None
+
+
+# Keyed by id(): judge runs thousands of times on the same few schema objects, and building
+# a validator costs far more than a check. The validator holds its schema: ids stay unique.
+_checkers: dict[int, ToolChecker] = {}
+
+
+def tool_checker(parameters: JsonMap) -> ToolChecker:
+    """The checker of a tool's `parameters`, made once per schema object."""
+    entry = _checkers.get(id(parameters))
+    if entry is None or entry.validator.schema is not parameters:
+        base = validator_for(parameters, default=Draft202012Validator)
+        validator = _strict_validator_class(base)(parameters)
+        entry = ToolChecker(validator, declared_names(parameters, parameters, top_level=True))
+        _checkers[id(parameters)] = entry
+    return entry
+
+
+# ---- views through $ref / allOf / anyOf / oneOf ------------------------------------------
+
+
+def resolve_ref(ref: str, root: JsonMap) -> JsonMap:
+    """The schema a local `$ref` ("#/$defs/Point") points to; {} when it is not local."""
+    if not ref.startswith("#"):
+        return NO_SCHEMA
+    node: Any = root
+    for token in filter(None, unquote(ref[1:]).split("/")):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        elif isinstance(node, Mapping) and token in node:
+            node = node[token]
+        else:
+            return NO_SCHEMA
+    return as_schema(node)
+
+
+class Part(NamedTuple):
+    """A schema reached from another through composition; `must` if it always applies."""
+
+    schema: JsonMap
+    must: bool
+
+
+def schema_parts(schema: JsonMap, root: JsonMap) -> list[Part]:
+    """`schema` and every schema reached through $ref, allOf (must) and anyOf/oneOf (may)."""
+    return list(_parts(as_schema(schema), root, True, 0))
+
+
+def _parts(schema: JsonMap, root: JsonMap, must: bool, depth: int) -> Iterator[Part]:
+    yield Part(schema, must)
+    if depth >= MAX_DEPTH:
+        return
+    if isinstance(schema.get("$ref"), str):
+        yield from _parts(resolve_ref(schema["$ref"], root), root, must, depth + 1)
+    for keyword, always in (("allOf", True), ("anyOf", False), ("oneOf", False)):
+        for member in schema.get(keyword) or ():
+            yield from _parts(as_schema(member), root, must and always, depth + 1)
+
+
+def _is_object_part(schema: JsonMap) -> bool:
+    kind = schema.get("type")
+    return (
+        any(key in schema for key in _OBJECT_KEYWORDS)
+        or kind == "object"
+        or (isinstance(kind, list) and "object" in kind)
+    )
+
+
+def declared_names(schema: JsonMap, root: JsonMap, *, top_level: bool) -> frozenset[str] | None:
+    """The keys an object may have, or None when it may have any.
+
+    Top level (BFCL): undeclared arguments are refused unless the schema says extras are
+    fine; nested objects follow JSON Schema (extras fine unless additionalProperties false).
+    Names declared in any part count; a part that allows extras allows them.
+    """
+    parts = [part.schema for part in schema_parts(schema, root) if _is_object_part(part.schema)]
+    for part in parts:
+        if part.get("additionalProperties", not top_level) is not False:
+            return None
+        if "patternProperties" in part:
+            return None
+    return frozenset(name for part in parts for name in as_schema(part.get("properties")))
+
+
+def property_schema(schema: JsonMap, root: JsonMap, key: str) -> JsonMap:
+    """The schema of `key` in objects valid for `schema` ({} when nothing says)."""
+    found = [
+        part
+        for part in schema_parts(schema, root)
+        if key in as_schema(part.schema.get("properties"))
+    ]
+    return _combined([(p.schema["properties"][key], p.must) for p in found])
+
+
+def items_schema(schema: JsonMap, root: JsonMap) -> JsonMap:
+    """The schema of list items for `schema` ({} when nothing says)."""
+    found = [part for part in schema_parts(schema, root) if "items" in part.schema]
+    return _combined([(part.schema["items"], part.must) for part in found])
+
+
+def _combined(schemas: list[tuple[Any, bool]]) -> JsonMap:
+    musts = [as_schema(s) for s, must in schemas if must]
+    mays = [as_schema(s) for s, must in schemas if not must]
+    if len(musts) == 1 and not mays:
+        return musts[0]
+    return {"allOf": musts + ([{"anyOf": mays}] if mays else [])} if schemas else NO_SCHEMA
+
+
+def required_names(schema: JsonMap, root: JsonMap) -> frozenset[str]:
+    """Keys every valid object has (those required by parts that always apply)."""
+    return frozenset(
+        name
+        for part in schema_parts(schema, root)
+        if part.must
+        for name in part.schema.get("required") or ()
+        if isinstance(name, str)
+    )
+
+
+def type_choices(schema: JsonMap, root: JsonMap, depth: int = 0) -> list[frozenset[str]]:
+    """JSON types a valid value may have: it has one type of every returned set."""
+    choices = []
+    kind = schema.get("type")
+    if isinstance(kind, str | list):
+        choices.append(frozenset([kind] if isinstance(kind, str) else kind))
+    if depth >= MAX_DEPTH:
+        return choices
+    members = list(schema.get("allOf") or ())
+    if isinstance(schema.get("$ref"), str):
+        members.append(resolve_ref(schema["$ref"], root))
+    for member in members:
+        choices += type_choices(as_schema(member), root, depth + 1)
+    for keyword in ("anyOf", "oneOf"):
+        branches = [type_choices(as_schema(b), root, depth + 1) for b in schema.get(keyword) or ()]
+        if branches and all(branches):
+            choices.append(frozenset(kind for branch in branches for s in branch for kind in s))
+    return choices
