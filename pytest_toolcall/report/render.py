@@ -52,7 +52,7 @@ def _write_table(terminal: Any, section: Section, indent: str = "") -> None:
 
 
 def _numeric(cell: str) -> bool:
-    return bool(cell) and (cell[0].isdigit() or cell[0] in ">-") and " " not in cell.strip("> ")
+    return bool(cell) and (cell[0].isdigit() or cell[0] in ">-$") and " " not in cell.strip("> ")
 
 
 def _write_stacked(terminal: Any, section: Section) -> None:
