@@ -1,46 +1,34 @@
 """Case files: YAML on disk -> validated, fully resolved `Suite` and `Case` objects.
 
 Everything a user can get wrong in a case file is caught here, before any request, and
-reported as a `CaseFileError` that names the file, the line, the case and the problem.
+reported as one `CaseFileError` listing every problem with its file, line, case and key.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
-from pytest_toolcall.collect.expectations import expectation_problems
+from pytest_toolcall.collect.errors import CaseFileError, Problem
+from pytest_toolcall.collect.expectations import located_expectation_problems
+from pytest_toolcall.collect.lines import line_at, line_of
+from pytest_toolcall.collect.messages import message_problems
+from pytest_toolcall.collect.structure import structure_problems
+from pytest_toolcall.collect.tags import tag_problem
+from pytest_toolcall.collect.tools import (
+    Tools,
+    ToolsError,
+    resolve_system,
+    resolve_tools,
+    tool_parameters,
+)
 from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
 
 MAX_CASEFILE_BYTES = 20_000_000
-PROMPT_FILE_SUFFIXES = (".txt", ".md", ".prompt")
 SLUG_MAX_CHARS = 60
-
-
-class CaseFileError(Exception):
-    """A case file that cannot be run, with where and why."""
-
-    def __init__(
-        self, path: Path, problem: str, *, case: str | None = None, line: int | None = None
-    ) -> None:
-        super().__init__(problem)
-        self.path = path
-        self.problem = problem
-        self.case = case
-        self.line = line
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        case = f"case '{self.case}': " if self.case else ""
-        return f"{where}: {case}{self.problem}"
 
 
 @dataclass(frozen=True)
@@ -89,26 +77,41 @@ def looks_like_case_file(path: Path) -> bool:
     return re.search(rb"(?m)^cases[ \t]*:", head) is not None
 
 
+def relative_path(path: Path, rootdir: Path) -> Path:
+    """`path` under `rootdir`, else its bare name."""
+    try:
+        return path.resolve().relative_to(rootdir.resolve())
+    except ValueError:
+        return Path(path.name)
+
+
+def slugify(text: str) -> str:
+    """A case id made from a prompt: lowercase words joined by '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:SLUG_MAX_CHARS].rstrip("-") or "case"
+
+
 def load_suite(path: Path, rootdir: Path) -> Suite:
-    """Read, validate and resolve one case file."""
+    """Read, validate and resolve one case file; every problem is raised at once."""
     document = _read_document(path)
-    _validate_structure(path, document)
-    default_name = relative_path(path, rootdir).with_suffix("").as_posix()
-    suite_tools = _resolve_tools(path, document.get("tools"), line=_line_of(document, "tools"))
-    suite_system = _resolve_system(path, document.get("system"), line=_line_of(document, "system"))
-    cases = _build_cases(path, document, suite_tools, suite_system)
-    tag_thresholds = dict(document.get("thresholds", {}))
+    located = structure_problems(document)
+    problems = [problem for _, problem in located]
+    broken = {
+        location[:2] if location[:1] == ("cases",) else location[:1] for location, _ in located
+    }
+    builder = _CaseBuilder(path, document, broken, problems)
+    cases = builder.build_all() if ("cases",) not in broken else []
+    tag_thresholds = dict(document.get("thresholds") or {}) if ("thresholds",) not in broken else {}
     used_tags = {tag for case in cases for tag in case.tags}
     for tag in tag_thresholds:
-        if tag not in used_tags:
-            raise CaseFileError(
-                path,
-                f"thresholds: tag '{tag}' is not used by any case",
-                line=_line_of(document, "thresholds"),
-            )
+        if tag not in used_tags and not builder.skipped:
+            line = line_at(document, ("thresholds", tag))
+            problems.append(Problem(f"thresholds: tag '{tag}' is not used by any case", line=line))
+    if problems:
+        raise CaseFileError.of(path, problems)
     return Suite(
         path=path,
-        name=document.get("suite", default_name),
+        name=document.get("suite", relative_path(path, rootdir).with_suffix("").as_posix()),
         model=document.get("model"),
         threshold=float(document.get("threshold", 1.0)),
         tag_thresholds=tag_thresholds,
@@ -141,243 +144,94 @@ def _read_document(path: Path) -> LineDict:
     return document
 
 
-@cache
-def casefile_schema() -> dict[str, Any]:
-    """The case-file JSON Schema shipped in the package (also what editors use)."""
-    schema_text = resources.files("pytest_toolcall").joinpath("schema/casefile.schema.json")
-    return json.loads(schema_text.read_text(encoding="utf-8"))
+class _CaseBuilder:
+    """Builds the cases of a schema-checked document, adding what is wrong to `problems`."""
 
+    def __init__(
+        self,
+        path: Path,
+        document: LineDict,
+        broken: set[tuple[Any, ...]],
+        problems: list[Problem],
+    ) -> None:
+        self.path, self.document, self.broken, self.problems = path, document, broken, problems
+        self.skipped = False  # a case was left out (broken): tag use is not known
+        self.tools = self._resolved(resolve_tools, "tools", document)
+        self.system = self._resolved(resolve_system, "system", document)
 
-@cache
-def _casefile_validator() -> jsonschema.protocols.Validator:
-    # Local $refs inlined: resolving thousands of them per file was a third of collection.
-    schema = casefile_schema()
-    return jsonschema.Draft202012Validator(_inline_refs(schema, schema["$defs"]))
-
-
-def _inline_refs(node: Any, definitions: Mapping[str, Any]) -> Any:
-    """`node` with every `{"$ref": "#/$defs/x"}` replaced by (a copy of) definition x."""
-    if isinstance(node, list):
-        return [_inline_refs(item, definitions) for item in node]
-    if not isinstance(node, dict):
-        return node
-    ref = node.get("$ref", "")
-    if ref.startswith("#/$defs/"):
-        rest = {key: value for key, value in node.items() if key != "$ref"}
-        return {**_inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions), **rest}
-    return {key: _inline_refs(value, definitions) for key, value in node.items() if key != "$defs"}
-
-
-@cache
-def _tools_file_validator() -> jsonschema.protocols.Validator:
-    definitions = casefile_schema()["$defs"]
-    tools_list = _inline_refs(definitions["tools"]["anyOf"][1], definitions)
-    return jsonschema.Draft202012Validator(tools_list)
-
-
-def _validate_structure(path: Path, document: LineDict) -> None:
-    errors = sorted(
-        _casefile_validator().iter_errors(document), key=lambda e: [str(p) for p in e.path]
-    )
-    if not errors:
-        return
-    error = jsonschema.exceptions.best_match(errors)
-    location = list(error.absolute_path)
-    case_id, line = _locate(document, location)
-    raise CaseFileError(path, _describe_schema_error(error), case=case_id, line=line)
-
-
-def _describe_schema_error(error: jsonschema.ValidationError) -> str:
-    """Turn a jsonschema error into one sentence a case-file author understands."""
-    where = _dotted(error.absolute_path) or "top level"
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        known = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"{where}: unknown key {', '.join(map(repr, extra))} (known: {known})"
-    if error.validator == "anyOf" and list(error.absolute_path)[-1:] == ["expect"]:
-        return f"{where}: must be one of {{tool, args, exact}}, {{calls: [...]}}, "
-        "{no_call: true} or {any_of: [...]}"
-    if error.validator == "oneOf" and error.schema.get("oneOf", [{}])[0].get("required") == [
-        "prompt"
-    ]:
-        has_both = "prompt" in error.instance and "messages" in error.instance
-        return f"{where}: " + (
-            "give either 'prompt' or 'messages', not both"
-            if has_both
-            else "no 'prompt' or 'messages'"
-        )
-    if error.validator == "not" and error.instance == "gate":
-        return f"{where}: 'gate' is reserved for the suite's gate item"
-    if error.validator == "pattern" and where.endswith(".id"):
-        return f"{where}: {error.instance!r} must be letters, digits, '-', '_' or '.'"
-    return f"{where}: {error.message}"
-
-
-def _dotted(parts: Sequence[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _locate(document: LineDict, location: Sequence[Any]) -> tuple[str | None, int | None]:
-    """The case id and line that an error path points into."""
-    line = getattr(document, "line", None)
-    case_id = None
-    node: Any = document
-    for index, part in enumerate(location):
+    def _resolved(self, resolve: Any, key: str, node: Mapping[str, Any], case: str | None = None):
+        """`resolve(path, node[key])`, or None (problem noted) when it cannot be."""
+        if (key,) in self.broken and node is self.document:
+            return None
         try:
-            child = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-        line = getattr(child, "line", getattr(node, "key_lines", {}).get(part, line))
-        node = child
-        if index == 1 and location[0] == "cases" and isinstance(node, dict):
-            case_id = node.get("id") if isinstance(node.get("id"), str) else f"#{part + 1}"
-    return case_id, line
+            return resolve(self.path, node.get(key))
+        except ToolsError as exc:
+            self.problems.append(Problem(str(exc), case, line_of(node, key)))
+            return None
 
-
-def _line_of(mapping: Mapping[str, Any], key: str) -> int | None:
-    lines = getattr(mapping, "key_lines", {})
-    return lines.get(key, getattr(mapping, "line", None))
-
-
-def relative_path(path: Path, rootdir: Path) -> Path:
-    try:
-        return path.resolve().relative_to(rootdir.resolve())
-    except ValueError:
-        return Path(path.name)
-
-
-def _resolve_system(path: Path, value: str | None, *, line: int | None) -> str | None:
-    """Inline text, or the contents of a file relative to the case file."""
-    if value is None or "\n" in value.strip():
-        return value
-    candidate = path.parent / value.strip()
-    if candidate.is_file():
-        return candidate.read_text(encoding="utf-8")
-    if value.strip().endswith(PROMPT_FILE_SUFFIXES):
-        raise CaseFileError(path, f"system prompt file not found: {candidate}", line=line)
-    return value
-
-
-def _resolve_tools(
-    path: Path, value: str | list[Any] | None, *, line: int | None
-) -> tuple[Mapping[str, Any], ...]:
-    """An inline tools list, or one read from a JSON/YAML file relative to the case file."""
-    if value is None:
-        return ()
-    if isinstance(value, list):
-        tools, problem = tuple(value), _tools_problem(value)
-    else:
-        tools_path = path.parent / value
-        if not tools_path.is_file():
-            raise CaseFileError(path, f"tools file not found: {tools_path}", line=line)
-        tools, problem = _read_tools_file(tools_path, tools_path.stat().st_mtime_ns)
-    if problem:
-        raise CaseFileError(path, problem, line=line)
-    return tools
-
-
-@cache
-def _read_tools_file(
-    tools_path: Path, mtime_ns: int
-) -> tuple[tuple[Mapping[str, Any], ...], str | None]:
-    """Read and check a tools file once per run (suites usually share one): (tools, problem)."""
-    try:
-        tools = load_yaml(tools_path.read_text(encoding="utf-8"))
-    except (YamlError, UnicodeDecodeError) as exc:
-        problem = getattr(exc, "problem", str(exc))
-        return (), f"tools file {tools_path} is not valid JSON/YAML: {problem}"
-    error = jsonschema.exceptions.best_match(_tools_file_validator().iter_errors(tools))
-    if error is not None:
-        where = _dotted(error.absolute_path) or "top level"
-        return (), f"tools file {tools_path}: {where}: {error.message}"
-    return tuple(tools), _tools_problem(tools)
-
-
-def _tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
-    """Why a (structurally valid) tools list cannot be used, or None."""
-    seen: set[str] = set()
-    for tool in tools:
-        name = tool["function"]["name"]
-        if name in seen:
-            return f"tool '{name}' is defined twice"
-        seen.add(name)
-        parameters = tool["function"].get("parameters", {})
-        try:
-            jsonschema.Draft202012Validator.check_schema(parameters)
-        except jsonschema.SchemaError as exc:
-            where = _dotted(exc.absolute_path) or "parameters"
-            return f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})"
-    return None
-
-
-def _tool_parameters(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {
-        tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
-        for tool in tools
-    }
-
-
-def slugify(text: str) -> str:
-    """A case id made from a prompt: lowercase words joined by '-'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:SLUG_MAX_CHARS].rstrip("-") or "case"
-
-
-def _build_cases(
-    path: Path,
-    document: LineDict,
-    suite_tools: tuple[Mapping[str, Any], ...],
-    suite_system: str | None,
-) -> list[Case]:
-    cases: list[Case] = []
-    first_line_of: dict[str, int] = {}
-    for raw in document["cases"]:
-        line = getattr(raw, "line", None)
-        case_id = raw.get("id") or slugify(raw.get("prompt") or _last_user_text(raw["messages"]))
-        if case_id in first_line_of:
-            hint = "" if raw.get("id") else " (its id comes from the prompt; give it an 'id')"
-            raise CaseFileError(
-                path,
-                f"duplicate id, first used on line {first_line_of[case_id]}{hint}",
-                case=case_id,
-                line=line,
+    def build_all(self) -> list[Case]:
+        cases: list[Case] = []
+        first_line_of: dict[str, int] = {}
+        for index, raw in enumerate(self.document["cases"]):
+            if ("cases", index) in self.broken:
+                self.skipped = True
+                continue
+            case_id = raw.get("id") or slugify(
+                raw.get("prompt") or _last_user_text(raw["messages"])
             )
-        first_line_of[case_id] = line or 0
-        tools = (
-            _resolve_tools(path, raw["tools"], line=_line_of(raw, "tools"))
-            if "tools" in raw
-            else suite_tools
+            line = getattr(raw, "line", 0)
+            if case_id in first_line_of:
+                hint = "" if raw.get("id") else " (its id comes from the prompt; give it an 'id')"
+                text = f"duplicate id, first used on line {first_line_of[case_id]}{hint}"
+                self.problems.append(Problem(text, case_id, line))
+                continue
+            first_line_of[case_id] = line
+            case = self._build(raw, case_id, line)
+            if case is None:
+                self.skipped = True
+            else:
+                cases.append(case)
+        return cases
+
+    def _build(self, raw: LineDict, case_id: str, line: int) -> Case | None:
+        """The case, or None when it has problems (noted)."""
+        before = len(self.problems)
+        own_tools = "tools" in raw
+        tools: Tools | None = (
+            self._resolved(resolve_tools, "tools", raw, case_id) if own_tools else self.tools
         )
         system = (
-            _resolve_system(path, raw["system"], line=_line_of(raw, "system"))
+            self._resolved(resolve_system, "system", raw, case_id)
             if "system" in raw
-            else suite_system
+            else self.system
         )
-        tool_parameters = _tool_parameters(tools)
-        problems = expectation_problems(raw["expect"], tool_parameters)
-        if problems:
-            raise CaseFileError(
-                path, "; ".join(problems), case=case_id, line=_line_of(raw, "expect")
+        parameters = tool_parameters(tools) if tools is not None else None
+        found: list[tuple[tuple[Any, ...], str]] = []
+        if parameters is not None:
+            found += [
+                (p.path, p.text) for p in located_expectation_problems(raw["expect"], parameters)
+            ]
+        if "messages" in raw:
+            found += list(
+                message_problems(raw["messages"], None if parameters is None else list(parameters))
             )
+        found += [(("tags",), text) for tag in raw.get("tags", ()) if (text := tag_problem(tag))]
+        self.problems += [Problem(text, case_id, line_at(raw, where)) for where, text in found]
+        if len(self.problems) > before or parameters is None:
+            return None
         messages = raw.get("messages") or [{"role": "user", "content": raw["prompt"]}]
-        cases.append(
-            Case(
-                id=case_id,
-                line=line or 0,
-                messages=tuple(_plain(message) for message in messages),
-                expect=_plain(raw["expect"]),
-                tags=tuple(raw.get("tags", ())),
-                system=system,
-                tools=tools,
-                tool_choice=_plain(raw.get("tool_choice", document.get("tool_choice"))),
-                params={**document.get("params", {}), **raw.get("params", {})},
-                tool_parameters=tool_parameters,
-            )
+        return Case(
+            id=case_id,
+            line=line,
+            messages=tuple(_plain(message) for message in messages),
+            expect=_plain(raw["expect"]),
+            tags=tuple(raw.get("tags", ())),
+            system=system,
+            tools=tools,
+            tool_choice=_plain(raw.get("tool_choice", self.document.get("tool_choice"))),
+            params={**self.document.get("params", {}), **raw.get("params", {})},
+            tool_parameters=parameters,
         )
-    return cases
 
 
 def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:

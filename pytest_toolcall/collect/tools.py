@@ -1,0 +1,96 @@
+"""A suite's (or a case's) tools and system prompt: inline, or read from a file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from pytest_toolcall.collect.expectations import dotted
+from pytest_toolcall.collect.structure import casefile_schema, inline_refs
+from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
+
+PROMPT_FILE_SUFFIXES = (".txt", ".md", ".prompt")
+Tools = tuple[Mapping[str, Any], ...]
+
+
+class ToolsError(Exception):
+    """Tools or a system prompt that cannot be used; the message says why."""
+
+
+def resolve_system(path: Path, value: str | None) -> str | None:
+    """Inline text, or the contents of a file relative to the case file."""
+    if value is None or "\n" in value.strip():
+        return value
+    candidate = path.parent / value.strip()
+    if candidate.is_file():
+        return candidate.read_text(encoding="utf-8")
+    if value.strip().endswith(PROMPT_FILE_SUFFIXES):
+        raise ToolsError(f"system prompt file not found: {candidate}")
+    return value
+
+
+def resolve_tools(path: Path, value: str | list[Any] | None) -> Tools:
+    """An inline tools list, or one read from a JSON/YAML file relative to the case file."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        tools, problem = tuple(value), tools_problem(value)
+    else:
+        tools_path = path.parent / value
+        if not tools_path.is_file():
+            raise ToolsError(f"tools file not found: {tools_path}")
+        tools, problem = _read_tools_file(tools_path, tools_path.stat().st_mtime_ns)
+    if problem:
+        raise ToolsError(problem)
+    return tools
+
+
+@cache
+def _tools_file_validator() -> jsonschema.protocols.Validator:
+    definitions = casefile_schema()["$defs"]
+    tools_list = inline_refs(definitions["tools"]["anyOf"][1], definitions)
+    return jsonschema.Draft202012Validator(tools_list)
+
+
+@cache
+def _read_tools_file(tools_path: Path, mtime_ns: int) -> tuple[Tools, str | None]:
+    """Read and check a tools file once per run (suites usually share one): (tools, problem)."""
+    try:
+        tools = load_yaml(tools_path.read_text(encoding="utf-8"))
+    except (YamlError, UnicodeDecodeError) as exc:
+        problem = getattr(exc, "problem", str(exc))
+        return (), f"tools file {tools_path} is not valid JSON/YAML: {problem}"
+    error = jsonschema.exceptions.best_match(_tools_file_validator().iter_errors(tools))
+    if error is not None:
+        where = dotted(error.absolute_path) or "top level"
+        return (), f"tools file {tools_path}: {where}: {error.message}"
+    return tuple(tools), tools_problem(tools)
+
+
+def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why a (structurally valid) tools list cannot be used, or None."""
+    seen: set[str] = set()
+    for tool in tools:
+        name = tool["function"]["name"]
+        if name in seen:
+            return f"tool '{name}' is defined twice"
+        seen.add(name)
+        parameters = tool["function"].get("parameters", {})
+        try:
+            jsonschema.Draft202012Validator.check_schema(parameters)
+        except jsonschema.SchemaError as exc:
+            where = dotted(exc.absolute_path) or "parameters"
+            return f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})"
+    return None
+
+
+def tool_parameters(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Tool name -> its JSON Schema `parameters` (an empty object schema when absent)."""
+    return {
+        tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
+        for tool in tools
+    }
