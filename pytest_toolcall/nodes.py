@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -11,7 +12,23 @@ from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite, load_su
 from pytest_toolcall.judge.matching import Outcome
 
 if TYPE_CHECKING:
-    from pytest_toolcall.session import ToolcallSession
+    from pytest_toolcall.answering import CaseResult
+
+
+class RunState(Protocol):
+    """What items ask of the session's run state (`session.ToolcallSession`)."""
+
+    strict: bool
+
+    def models_for(self, suite: Suite, path: Path) -> list[str]: ...
+
+    def case_result(self, item: CaseItem) -> CaseResult: ...
+
+    def judge_gate(self, item: GateItem) -> str | None: ...
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+TAG_MARKERS_KEY = pytest.StashKey[set[str]]()  # tags registered as markers already
 
 
 class ToolcallFailure(Exception):
@@ -52,10 +69,9 @@ class CaseFile(pytest.File):
             self.suite = load_suite(self.path, self.config.rootpath)
             models = _state(self.config).models_for(self.suite, self.path)
         except CaseFileError as exc:
-            # One bad case file must not stop the others: the run still fails (exit 1).
-            self.config.option.continue_on_collection_errors = True
             exc.path = relative_path(self.path, self.config.invocation_params.dir)
             raise
+        registered = self.config.stash.setdefault(TAG_MARKERS_KEY, set())
         for model in models:
             suffix = f"[{model.replace('::', ':')}]" if len(models) > 1 else ""
             for case in self.suite.cases:
@@ -63,7 +79,9 @@ class CaseFile(pytest.File):
                     self, name=case.id + suffix, suite=self.suite, case=case, model=model
                 )
                 for tag in case.tags:
-                    self.config.addinivalue_line("markers", f"{tag}: case tag from a YAML suite")
+                    if tag not in registered:
+                        registered.add(tag)
+                        self.config.addinivalue_line("markers", f"{tag}: a case tag (YAML)")
                     item.add_marker(tag)
                 yield item
             yield GateItem.from_parent(self, name="gate" + suffix, suite=self.suite, model=model)
@@ -105,7 +123,5 @@ class GateItem(_ToolcallNode, pytest.Item):
             raise GateFailed(failure)
 
 
-def _state(config: pytest.Config) -> ToolcallSession:
-    from pytest_toolcall.session import STATE_KEY
-
+def _state(config: pytest.Config) -> RunState:
     return config.stash[STATE_KEY]

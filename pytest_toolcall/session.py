@@ -1,71 +1,96 @@
-"""Run state for one pytest session: which cases run, their results, gates, records."""
+"""Run state for one pytest session: which cases run, their answers as they arrive, gates.
+
+Registered as a plugin by `plugin.pytest_configure`. Right after collection every selected
+request is handed to the engine in item order; each item then waits only for its own
+answers, so results stream as they arrive and an item's duration is its own wait.
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable, Generator
+import tempfile
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_toolcall.answering import CaseResult, SuiteAnswers
+from pytest_toolcall.atomic_write import write_atomic
+from pytest_toolcall.cassettes import CassetteError, cassette_path
 from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite
+from pytest_toolcall.engine import Engine
 from pytest_toolcall.nodes import CaseItem, GateItem
-from pytest_toolcall.report.json_report import build_report, compare, write_json
-from pytest_toolcall.report.records import (
-    case_record,
-    format_actual,
-    format_expected,
-    gate_record,
-    suite_summaries,
-)
-from pytest_toolcall.report.summary import Section, build_sections, to_markdown, write_terminal
-from pytest_toolcall.runner import Batch, CaseResult, RunSettings, run_batches
+from pytest_toolcall.recorder import Recorder, RecordPolicy
+from pytest_toolcall.report.baseline import baseline_failed, compare, record_regressions
+from pytest_toolcall.report.formatting import format_actual, format_expected
+from pytest_toolcall.report.gates import gate_failure_text, gate_record
+from pytest_toolcall.report.json_report import build_report, write_json
+from pytest_toolcall.report.records import case_record, suite_summaries
+from pytest_toolcall.report.render import Section, to_markdown, write_terminal
+from pytest_toolcall.report.summary import build_sections
+from pytest_toolcall.send.answers import Answer
+from pytest_toolcall.send.bodies import chat_completions_path
+from pytest_toolcall.send.redaction import Redactor
+from pytest_toolcall.send.transport import SendSettings
+from pytest_toolcall.xdist_sharing import WORKERINPUT_KEY, SharedAnswers
 
-STATE_KEY = pytest.StashKey["ToolcallSession"]()
 GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
-BatchKey = tuple[Path, str]
+SelectionKey = tuple[Path, str]
+
+
+@dataclass(frozen=True)
+class Gating:
+    """How gates and the baseline decide."""
+
+    threshold_override: float | None = None
+    use_lower_bound: bool = False
+    regressions: str = "any"  # or "significant"
+    alpha: float = 0.05
 
 
 @dataclass(frozen=True)
 class Outputs:
-    """Files the run writes or reads besides cassettes."""
+    """Files the run writes or reads besides cassettes, and what reports show."""
 
     report: Path | None = None
     markdown: Path | None = None
     baseline: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # echoed in the JSON report
+    prices: dict[str, tuple[float, float]] | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything about a run that is the same for every suite."""
+
+    send: SendSettings
+    policy: RecordPolicy = RecordPolicy()
+    repeat: int = 1
+    extra_scrubbed_headers: tuple[str, ...] = ()
 
 
 @dataclass
 class _Selection:
-    """What this session runs of one suite x model, and (once answered) the results."""
+    """What this session runs of one suite x model, and its answers once submitted."""
 
     suite: Suite
     model: str
-    file_id: str  # the case file's node id, for the record command in error messages
+    file_id: str  # the case file's node id: reports and the record command use it
     case_ids: set[str] = field(default_factory=set)
     gate_selected: bool = False
-    results: dict[str, CaseResult] | None = None
+    answers: SuiteAnswers | None = None
 
-    def batch(self, base_url: str | None) -> Batch:
+    @property
+    def cases(self) -> list[Case]:
         # A gate judges its whole suite, so a selected gate brings every case along.
-        wanted = [c for c in self.suite.cases if self.gate_selected or c.id in self.case_ids]
-        return Batch(self.suite, self.model, wanted, self._record_command(base_url))
-
-    def _record_command(self, base_url: str | None) -> Callable[[Case], str]:
-        def command(case: Case) -> str:
-            args = ["pytest", f"{self.file_id}::{case.id}", f"--model={self.model}"]
-            if base_url:
-                args.append(f"--base-url={base_url}")
-            return shlex.join([*args, "--record-mode=once"])
-
-        return command
+        return [c for c in self.suite.cases if self.gate_selected or c.id in self.case_ids]
 
 
 class ToolcallSession:
-    """Registered as a plugin: holds results and turns them into report data."""
+    """Registered as a plugin: answers the selected cases and reports them."""
 
     def __init__(
         self,
@@ -74,37 +99,56 @@ class ToolcallSession:
         settings: RunSettings,
         models: list[str],
         strict: bool,
-        threshold_override: float | None,
-        gate_on_lower_bound: bool,
+        gating: Gating,
         outputs: Outputs,
-        options: dict[str, Any],
     ) -> None:
         self.config = config
         self.settings = settings
         self.models = models
         self.strict = strict
-        self.threshold_override = threshold_override
-        self.gate_on_lower_bound = gate_on_lower_bound
+        self.gating = gating
         self.outputs = outputs
-        self.options = options
+        self.redactor = Redactor.for_run(
+            settings.send.api_key, settings.send.headers, settings.extra_scrubbed_headers
+        )
         self.sections: list[Section] = []
-        self._selections: dict[BatchKey, _Selection] = {}
-        self._records: dict[int, tuple[CaseResult, dict[str, Any]]] = {}
+        self.problems: list[str] = []  # recordings that could not be saved
         self.case_records: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.gate_records: dict[tuple[str, str], dict[str, Any]] = {}
+        self._selections: dict[SelectionKey, _Selection] = {}
+        self._records: dict[int, tuple[CaseResult, dict[str, Any]]] = {}
+        self._cassette_owners: dict[Path, Path] = {}
+        self._engine: Engine | None = None
+        self._session: pytest.Session | None = None
+        self._shared_dir: Path | None = None  # the controller's, under pytest-xdist
+        workerinput = getattr(config, "workerinput", None)
+        self._shared = (
+            SharedAnswers(Path(workerinput[WORKERINPUT_KEY]))
+            if workerinput and WORKERINPUT_KEY in workerinput
+            else None
+        )
 
     # -- collection ------------------------------------------------------------------
 
     def models_for(self, suite: Suite, path: Path) -> list[str]:
-        if self.models:
-            return self.models
-        if suite.model:
-            return [suite.model]
-        raise CaseFileError(
-            path,
-            "no model to run: pass --model=NAME, set toolcall_model in the ini file, "
-            "or put 'model:' in the case file",
-        )
+        """The models a case file runs against; each must get a cassette of its own."""
+        models = self.models or ([suite.model] if suite.model else [])
+        if not models:
+            raise CaseFileError(
+                path,
+                "no model to run: pass --model=NAME, set toolcall_model in the ini file, "
+                "or put 'model:' in the case file",
+            )
+        for model in models:
+            cassette = cassette_path(path, model)
+            other = self._cassette_owners.setdefault(cassette, path)
+            if other != path:
+                raise CaseFileError(
+                    path,
+                    f"its cassette {cassette} would also be the cassette of {other} "
+                    "(same folder and stem): rename one of the two files",
+                )
+        return models
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -123,42 +167,104 @@ class ToolcallSession:
 
     # -- running ---------------------------------------------------------------------
 
-    def _results(self, item: CaseItem | GateItem) -> dict[str, CaseResult]:
-        selection = self._selections[item.path, item.model]
-        if selection.results is None:
-            # Every suite still to run goes out in one concurrent round, except on an xdist
-            # worker, which cannot know which other case files it will be given.
-            pending = (
-                [selection]
-                if hasattr(self.config, "workerinput")
-                else [s for s in self._selections.values() if s.results is None]
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Every selected request in flight before the first item runs, in item order.
+
+        An xdist worker cannot know which items it will be given: it starts a suite's
+        requests at the suite's first item there (see `xdist_sharing`)."""
+        if session.config.option.collectonly or self._shared is not None:
+            return
+        for selection in self._selections.values():
+            self._answers(selection)
+
+    def _answers(self, selection: _Selection) -> SuiteAnswers:
+        if selection.answers is None:
+            selection.answers = SuiteAnswers(
+                selection.suite,
+                selection.model,
+                self._recorder(selection),
+                repeat=self.settings.repeat,
+                record_hint={c.id: self._record_hint(selection, c) for c in selection.cases},
             )
-            batches = [s.batch(self.settings.send.base_url) for s in pending]
-            run_batches(batches, self.settings)
-            for answered, batch in zip(pending, batches, strict=True):
-                answered.results = batch.results
-        return selection.results
+            selection.answers.submit(selection.cases)
+        return selection.answers
+
+    def _recorder(self, selection: _Selection) -> Recorder:
+        recorder: Recorder
+
+        def send(body: Any, body_hash: str, sample: int, on_answer: Any) -> None:
+            shared = self._shared
+            if shared is None:
+                self._start_engine().submit(body, on_answer)
+            elif shared.claim(selection.file_id, selection.model):
+                recorder.writes = True
+
+                def publish(answer: Answer, exchange: Any) -> None:
+                    try:
+                        on_answer(answer, exchange)
+                    finally:
+                        shared.publish(
+                            selection.file_id, selection.model, body_hash, sample, answer
+                        )
+
+                self._start_engine().submit(body, publish)
+            else:
+                recorder.writes = False  # the owning worker records this cassette
+                shared.wait_for(selection.file_id, selection.model, body_hash, sample, on_answer)
+
+        recorder = Recorder(
+            cassette_path(selection.suite.path, selection.model),
+            self.settings.policy,
+            send,
+            url=chat_completions_path(self.settings.send.base_url),
+            redactor=self.redactor,
+            scrubbed_headers=self.settings.extra_scrubbed_headers,
+            order={case.id: index for index, case in enumerate(selection.suite.cases)},
+        )
+        return recorder
+
+    def _start_engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self.settings.send)
+        return self._engine
+
+    def _record_hint(self, selection: _Selection, case: Case) -> str:
+        """How to record one case, pointing at the server the run uses (a bare command
+        would send to OpenAI a request recorded from a local server)."""
+        args = ["pytest", f"{selection.file_id}::{case.id}", f"--model={selection.model}"]
+        base_url = self.settings.send.base_url
+        if base_url:
+            args.append(f"--toolcall-base-url={base_url}")
+        command = shlex.join([*args, "--record-mode=once"])
+        return f"from {base_url}: {command}" if base_url else f"with OPENAI_API_KEY set: {command}"
+
+    def _selection(self, item: CaseItem | GateItem) -> _Selection:
+        return self._selections[item.path, item.model]
 
     def case_result(self, item: CaseItem) -> CaseResult:
-        return self._results(item)[item.case.id]
+        return self._answers(self._selection(item)).result(item.case)
 
     def judge_gate(self, item: GateItem) -> str | None:
         """None when the gate holds; otherwise why it does not."""
-        records = [self._record(result, item) for result in self._results(item).values()]
-        threshold = (
-            self.threshold_override if self.threshold_override is not None else item.suite.threshold
-        )
+        results = self._answers(self._selection(item)).results()
+        records = [self._record(result, item) for result in results]
+        override = self.gating.threshold_override
         gate = gate_record(
             records,
-            threshold=threshold,
+            threshold=item.suite.threshold if override is None else override,
             tag_thresholds=item.suite.tag_thresholds,
-            use_lower_bound=self.gate_on_lower_bound,
+            use_lower_bound=self.gating.use_lower_bound,
         )
-        gate.update(suite=item.suite.name, model=item.model, nodeid=item.nodeid)
+        file_id = item.nodeid.split("::")[0]
+        gate.update(suite=item.suite.name, file=file_id, model=item.model, nodeid=item.nodeid)
         item.stash[GATE_KEY] = (gate, records)
         if gate["passed"]:
             return None
-        return _gate_failure_text(item.suite.name, item.model, gate, records)
+        return gate_failure_text(item.suite.name, item.model, gate, records)
 
     def _record(self, result: CaseResult, item: CaseItem | GateItem) -> dict[str, Any]:
         """The case's record, built once (its item and its gate both report it)."""
@@ -176,6 +282,7 @@ class ToolcallSession:
             suite=item.suite.name,
             file=file_id,
             nodeid=f"{file_id}::{result.case.id}{suffix}",
+            mask=self.redactor.mask,
         )
         self._records[id(result)] = (result, record)  # the result is kept: ids stay unique
         return record
@@ -194,9 +301,8 @@ class ToolcallSession:
             return report
         if not isinstance(item, CaseItem):
             return report
-        selection = self._selections.get((item.path, item.model))
-        results = selection.results if selection else None
-        result = results.get(item.case.id) if results else None
+        answers = self._selection(item).answers
+        result = answers.known_result(item.case) if answers else None
         if result is None:
             return report
         record = self._record(result, item)
@@ -223,65 +329,94 @@ class ToolcallSession:
             return ("passed", "G", "GATE") if report.passed else ("failed", "F", "GATE FAILED")
         return None
 
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Collect records from reports, so it works the same under pytest-xdist."""
+        """Collect records from reports (so it works the same under pytest-xdist), and
+        stop sending once pytest stops the run (-x, --maxfail)."""
+        session = self._session
+        if self._engine is not None and session and (session.shouldfail or session.shouldstop):
+            self._engine.stop_sending()
         if report.when != "call":
             return
         for record in getattr(report, "toolcall_cases", ()):
-            self.case_records[record["suite"], record["model"], record["case"]] = record
+            self.case_records[record["file"], record["model"], record["case"]] = record
         if gate := getattr(report, "toolcall_gate", None):
-            self.gate_records[gate["suite"], gate["model"]] = gate
+            self.gate_records[gate["file"], gate["model"]] = gate
         if record := getattr(report, "toolcall", None):
-            self.case_records[record["suite"], record["model"], record["case"]] = record
+            self.case_records[record["file"], record["model"], record["case"]] = record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Build the summary, compare with the baseline, write the report files."""
+        """Save recordings, then build the summary and write the report files."""
+        self._finish_sending(session)
         if hasattr(self.config, "workerinput") or not self.case_records:
             return  # xdist workers send their reports to the controller, which does this
+        if self._write_outputs() and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_outputs(self) -> bool:
+        """The summary, the report files and the baseline comparison; whether the baseline
+        fails the run."""
+        outputs, gating = self.outputs, self.gating
         records = list(self.case_records.values())
-        summaries = suite_summaries(records, self.gate_records)
-        diff = compare(self.outputs.baseline, records) if self.outputs.baseline else None
-        self.sections = build_sections(summaries, records, diff)
-        if self.outputs.report:
-            write_json(self.outputs.report, build_report(summaries, records, options=self.options))
+        summaries = suite_summaries(records, self.gate_records, prices=outputs.prices)
+        diff = compare(outputs.baseline, records, alpha=gating.alpha) if outputs.baseline else None
+        self.sections = build_sections(
+            summaries, records, diff, regressions_mode=gating.regressions, alpha=gating.alpha
+        )
+        if outputs.report:
+            report = build_report(
+                summaries, records, options=outputs.options, baseline_diff=diff, alpha=gating.alpha
+            )
+            write_json(outputs.report, report)
         markdown = to_markdown(self.sections)
-        if self.outputs.markdown:
-            self.outputs.markdown.parent.mkdir(parents=True, exist_ok=True)
-            self.outputs.markdown.write_text(markdown, encoding="utf-8")
+        if outputs.markdown:
+            write_atomic(outputs.markdown, markdown)
         if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(step_summary, "a", encoding="utf-8") as stream:
                 stream.write(markdown)
-        if diff and diff["regressions"] and session.exitstatus == pytest.ExitCode.OK:
+        if diff is None or not baseline_failed(diff, gating.regressions):
+            return False
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:  # pytest's last line then says "2 regressed"
+            record_regressions(terminal.stats, diff)
+        return True
+
+    def _finish_sending(self, session: pytest.Session) -> None:
+        complete = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and (
+            not session.shouldfail and not session.shouldstop
+        )
+        if self._engine is not None:
+            self._engine.close(wait_in_flight=False)
+        if self._shared is not None:
+            self._shared.close()
+        for selection in self._selections.values():
+            if selection.answers is None:
+                continue
+            try:
+                selection.answers.recorder.close(complete=complete)
+            except (OSError, CassetteError) as exc:
+                self.problems.append(f"recordings of {selection.file_id} not saved: {exc}")
+        if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.sections:
             write_terminal(terminalreporter, self.sections)
+        for problem in self.problems:
+            terminalreporter.write_line(problem, red=True)
 
+    # -- pytest-xdist controller ------------------------------------------------------
 
-def _gate_failure_text(
-    suite: str, model: str, gate: dict[str, Any], records: list[dict[str, Any]]
-) -> str:
-    lines = []
-    for name, check in gate["gates"].items():
-        if check["passed"]:
-            continue
-        what = "accuracy" if name == "all" else f"accuracy of tag '{name[4:]}'"
-        if check["accuracy"] is None:
-            lines.append(f"{suite} [{model}]: {what}: no case was answered")
-            continue
-        lines.append(
-            f"{suite} [{model}]: {what} {check['accuracy']:.0%} "
-            f"({check['passes']}/{check['judged']}) is below the threshold {check['threshold']:.0%}"
-        )
-    misses = [r for r in records if r["outcome"] not in ("pass", "error")]
-    if misses:
-        lines.append("misses:")
-        for record in misses:
-            lines.append(
-                f"  {record['case']}: {record['prompt']!r}\n"
-                f"    expected {format_expected(record['expected'])}\n"
-                f"    got      {format_actual(record)}  ({record['outcome']}: {record['detail']})"
-            )
-    return "\n".join(lines)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Give every worker the directory where they share answers."""
+        if self._shared_dir is None:
+            self._shared_dir = Path(tempfile.mkdtemp(prefix="pytest-toolcall-"))
+        node.workerinput[WORKERINPUT_KEY] = str(self._shared_dir)
+
+    def pytest_unconfigure(self) -> None:
+        if self._shared_dir is not None:
+            import shutil
+
+            shutil.rmtree(self._shared_dir, ignore_errors=True)

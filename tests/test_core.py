@@ -36,7 +36,7 @@ def write_suite(pytester: pytest.Pytester, text: str, name: str = "suite") -> No
 
 def run(pytester: pytest.Pytester, server, *args: str) -> pytest.RunResult:
     return runpytest(
-        pytester, "--model=m", f"--base-url={server.base_url}", "--toolcall-live", *args
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--toolcall-live", *args
     )
 
 
@@ -115,7 +115,11 @@ def test_server_down_gives_errors_that_say_what_to_do(pytester, fake_openai, dro
     base_url = server.base_url
     server.stop()
     result = runpytest(
-        pytester, "--model=m", f"--base-url={base_url}", "--toolcall-live", "--toolcall-retries=1"
+        pytester,
+        "--model=m",
+        f"--toolcall-base-url={base_url}",
+        "--toolcall-live",
+        "--toolcall-retries=1",
     )
     assert result.ret == 1
     result.stdout.fnmatch_lines(
@@ -147,7 +151,7 @@ def test_several_models_get_their_own_items_and_rows(pytester, fake_openai, dron
         pytester,
         "--model=base",
         "--model=ft:gpt-4o-mini:acme::abc",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--toolcall-live",
         "-v",
     )
@@ -235,11 +239,11 @@ def test_concurrency_is_bounded_and_used(pytester, fake_openai, drone_tools):
 def test_model_from_the_file_and_missing_model(pytester, fake_openai, drone_tools):
     write_suite(pytester, "model: filemodel\n" + SUITE.format(threshold=1.0))
     server = fake_openai(RIGHT)
-    result = runpytest(pytester, f"--base-url={server.base_url}", "--toolcall-live")
+    result = runpytest(pytester, f"--toolcall-base-url={server.base_url}", "--toolcall-live")
     assert result.ret == 0
     assert {r["body"]["model"] for r in server.requests} == {"filemodel"}
     write_suite(pytester, SUITE.format(threshold=1.0))
-    result = runpytest(pytester, f"--base-url={server.base_url}", "--toolcall-live")
+    result = runpytest(pytester, f"--toolcall-base-url={server.base_url}", "--toolcall-live")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*no model to run: pass --model=NAME*"])
 

@@ -23,7 +23,7 @@ def test_land_home_against_the_local_model(pytester):
         (pytester.path / name).write_text((DRONE / name).read_text())
     result = runpytest(
         pytester,
-        f"--base-url={LOCAL_MODEL_URL}",
+        f"--toolcall-base-url={LOCAL_MODEL_URL}",
         "--toolcall-live",
         "--toolcall-timeout=300",
         "--toolcall-report=report.json",

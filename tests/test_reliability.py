@@ -75,7 +75,7 @@ def test_every_fault_ends_with_its_outcome(pytester, fake_openai, drone_tools):
     result = runpytest(
         pytester,
         "--model=m",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--toolcall-live",
         "--toolcall-timeout=0.5",
         "--toolcall-retries=2",
@@ -126,9 +126,13 @@ def test_transient_faults_change_no_verdict(pytester, fake_openai, drone_tools):
     assert 25 <= faulted <= 60
     args = ["--model=m", "--toolcall-live", "--toolcall-concurrency=32", "--toolcall-retries=3"]
     reference = fake_openai(clean)
-    runpytest(pytester, *args, f"--base-url={reference.base_url}", "--toolcall-report=clean.json")
+    runpytest(
+        pytester, *args, f"--toolcall-base-url={reference.base_url}", "--toolcall-report=clean.json"
+    )
     flaky = fake_openai(faulty)
-    runpytest(pytester, *args, f"--base-url={flaky.base_url}", "--toolcall-report=faulty.json")
+    runpytest(
+        pytester, *args, f"--toolcall-base-url={flaky.base_url}", "--toolcall-report=faulty.json"
+    )
     assert len(flaky.requests) == count + faulted
 
     def verdicts(name: str) -> list[tuple[str, str, str]]:
@@ -156,7 +160,13 @@ def test_parallel_run_matches_serial(pytester, fake_openai, drone_tools):
         for i in range(6)
     }
     server = fake_openai(script)
-    base = ["--model=m", f"--base-url={server.base_url}", "--record-mode=once", "-p", "no:randomly"]
+    base = [
+        "--model=m",
+        f"--toolcall-base-url={server.base_url}",
+        "--record-mode=once",
+        "-p",
+        "no:randomly",
+    ]
     serial = runpytest(pytester, *base, "--toolcall-report=serial.json", "-v")
     parallel = runpytest(pytester, *base, "-n", "2", "--toolcall-report=parallel.json", "-v")
     assert len(server.requests) == 24  # the parallel run replayed what the serial one recorded
@@ -204,7 +214,7 @@ def test_no_secret_reaches_any_output(pytester, fake_openai, drone_tools, monkey
     result = runpytest(
         pytester,
         "--model=m",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--record-mode=once",
         "--toolcall-retries=0",
         "--toolcall-report=report.json",

@@ -35,7 +35,7 @@ WRONG_TAKEOFF = {"tool": "takeoff_drone", "args": {"altitude": 5}}
 
 def live(pytester, server, *args):
     return runpytest(
-        pytester, "--model=m", f"--base-url={server.base_url}", "--toolcall-live", *args
+        pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--toolcall-live", *args
     )
 
 
@@ -121,7 +121,7 @@ def test_two_models_side_by_side_with_disagreements(pytester, fake_openai, drone
         pytester,
         "--model=base",
         "--model=ft:acme::1",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--toolcall-live",
         "--toolcall-report=report.json",
     )
@@ -147,7 +147,7 @@ def test_repeat_gives_pass_rates_interval_and_lower_bound_gate(pytester, fake_op
     result = runpytest(
         pytester,
         "--model=m",
-        f"--base-url={server.base_url}",
+        f"--toolcall-base-url={server.base_url}",
         "--record-mode=once",
         "--toolcall-repeat=3",
         "--toolcall-concurrency=1",

@@ -6,11 +6,18 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from pytest_toolcall.collect.casefile import Case
 
 CHAT_COMPLETIONS_PATH = "/chat/completions"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def chat_completions_path(base_url: str | None) -> str:
+    """The URL path Chat Completions bodies are posted to (part of every cassette key)."""
+    return urlsplit(base_url or DEFAULT_BASE_URL).path.rstrip("/") + CHAT_COMPLETIONS_PATH
 
 
 def build_request(case: Case, model: str) -> dict[str, Any]:

@@ -62,12 +62,43 @@ class TransientError(Exception):
 
 
 class Sender:
-    """Sends request bodies through `openai.AsyncOpenAI`, concurrently and with retries."""
+    """Sends one request body at a time through `openai.AsyncOpenAI`, with retries.
+
+    Concurrency is the caller's (the engine bounds requests in flight); the client is made
+    on first use, on the running loop, and closed by `aclose`.
+    """
 
     def __init__(self, settings: SendSettings) -> None:
         self.settings = settings
-        self._response_class: type = object
         self.redactor = Redactor.for_run(settings.api_key, settings.headers)
+        self._client: openai.AsyncOpenAI | None = None
+        self._response_class: type = object
+
+    def open(self) -> None:
+        """Import the SDK and make the client (on the loop's thread): done before the first
+        request, so neither that request's latency nor its item's time includes it."""
+        if self._client is None:
+            import openai
+
+            self._response_class = _sdk_response_class()
+            self._client = openai.AsyncOpenAI(
+                api_key=self.settings.api_key or NO_KEY_PLACEHOLDER,
+                base_url=self.settings.base_url,
+                max_retries=0,
+                timeout=self.settings.timeout_s,
+                default_headers=dict(self.settings.headers),
+            )
+
+    async def send(self, body: Mapping[str, Any]) -> tuple[Answer, Exchange | None]:
+        """The answer to `body` (an `error` answer when there is none), and the exchange."""
+        self.open()
+        assert self._client is not None
+        return await self._send_with_retries(self._client, body)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def send_all(
         self,
@@ -75,21 +106,11 @@ class Sender:
         on_done: Callable[[int, Answer, Exchange | None], Awaitable[None] | None],
     ) -> None:
         """Send every body (bounded by `concurrency`); call `on_done(index, ...)` as each ends."""
-        import openai
-
         semaphore = asyncio.Semaphore(self.settings.concurrency)
-        self._response_class = _sdk_response_class()
-        client = openai.AsyncOpenAI(
-            api_key=self.settings.api_key or NO_KEY_PLACEHOLDER,
-            base_url=self.settings.base_url,
-            max_retries=0,
-            timeout=self.settings.timeout_s,
-            default_headers=dict(self.settings.headers),
-        )
 
         async def one(index: int, body: Mapping[str, Any]) -> None:
             async with semaphore:
-                answer, exchange = await self._send_with_retries(client, body)
+                answer, exchange = await self.send(body)
             result = on_done(index, answer, exchange)
             if asyncio.iscoroutine(result):
                 await result
@@ -97,7 +118,7 @@ class Sender:
         try:
             await asyncio.gather(*(one(index, body) for index, body in enumerate(bodies)))
         finally:
-            await client.close()
+            await self.aclose()
 
     async def _send_with_retries(
         self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
@@ -135,13 +156,16 @@ class Sender:
             )
         except openai.APITimeoutError:
             raise TransientError(
-                f"timed out after {self.settings.timeout_s:g} s (--toolcall-timeout)"
+                f"timed out after {self.settings.timeout_s:g} s (--toolcall-timeout); a server "
+                "that answers fewer requests at once than --toolcall-concurrency "
+                f"({self.settings.concurrency}) queues the rest: lower the concurrency, or "
+                "raise the timeout"
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise TransientError(
                 f"could not connect to {client.base_url} ({type(cause).__name__}: {cause}); "
-                "is the server running? (--base-url / OPENAI_BASE_URL)"
+                "is the server running? (--toolcall-base-url / OPENAI_BASE_URL)"
             ) from None
         except openai.APIStatusError as exc:
             message = f"HTTP {exc.status_code} from {exc.request.url}: {_error_text(exc)}"

@@ -1,0 +1,160 @@
+"""One cassette's requests answered: replayed when recorded, else sent and recorded.
+
+The plugin (a recorder per case file x model) and `generate` (one per output file) share
+this loop, so the record modes mean the same everywhere:
+none, once, new_episodes replay what is recorded; once and new_episodes send what is
+missing (or unusable), none refuses to; all and rewrite send everything again, and rewrite
+drops what the run did not use, when the run was complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_toolcall.cassettes import Cassette, CassetteError
+from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.send.redaction import Redactor
+
+REPLAYING_MODES = ("none", "once", "new_episodes")
+SAVE_EVERY_S = 1.0  # while recording, what arrived is on disk within about this long
+# send(body, body_hash, sample, on_answer): how a request goes out
+Send = Callable[[Mapping[str, Any], str, int, Callable[[Answer, Any], None]], None]
+
+
+@dataclass(frozen=True)
+class RecordPolicy:
+    """What a run does with cassettes."""
+
+    record_mode: str = "none"
+    live: bool = False  # no cassette at all: every request is sent
+
+    @property
+    def replays(self) -> bool:
+        return not self.live and self.record_mode in REPLAYING_MODES
+
+    @property
+    def sends(self) -> bool:
+        return self.live or self.record_mode != "none"
+
+
+class Recorder:
+    """Answers the requests of one cassette; records what is sent as it arrives.
+
+    `send(body, body_hash, sample, on_answer)` is how a request goes out (the engine's
+    `submit`, or under pytest-xdist a wait for the worker that owns the file); `writes`
+    is False where another process writes this cassette.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        policy: RecordPolicy,
+        send: Send,
+        *,
+        url: str,
+        redactor: Redactor,
+        scrubbed_headers: tuple[str, ...] = (),
+        order: Mapping[str, int],
+        writes: bool = True,
+    ) -> None:
+        self.policy = policy
+        self.url = url
+        self.order = order  # label -> position, so saved interactions follow the cases
+        self.writes = writes
+        self.used: set[tuple[tuple[str, str, str], int]] = set()
+        self.broken: str | None = None
+        self._send = send
+        self._lock = threading.Lock()
+        self._last_save = time.monotonic()
+        self.cassette: Cassette | None = None
+        if path is not None and not policy.live:
+            self.cassette = Cassette(path, scrubbed_headers, redactor.mask)
+            try:
+                self.cassette.load()
+            except CassetteError as exc:
+                self.broken = str(exc)
+
+    def answer(
+        self,
+        body: Mapping[str, Any],
+        body_hash: str,
+        label: str,
+        sample: int,
+        *,
+        what: str,
+        hint: str,
+    ) -> Future[Answer]:
+        """The `sample`-th answer to `body`: at once when replayed, else when it arrives.
+
+        `what` names the request and `hint` says how to record it, for the messages.
+        """
+        future: Future[Answer] = Future()
+        self.used.add((Cassette.key("POST", self.url, body_hash), sample))
+        if self.broken is not None:
+            future.set_result(Answer(error=self.broken))
+            return future
+        found = (
+            self.cassette.find("POST", self.url, body_hash, sample)
+            if self.policy.replays and self.cassette is not None
+            else None
+        )
+        if found is not None:
+            answer = parse_completion(found.body, latency_ms=found.latency_ms)
+            if answer.error is None or not self.policy.sends:
+                if answer.error is not None:
+                    answer = Answer(
+                        error=f"the recorded answer for {what} is not usable "
+                        f"({answer.error}): record it again {hint}"
+                    )
+                future.set_result(answer)
+                return future
+        if not self.policy.sends:
+            future.set_result(Answer(error=f"no recording for {what}: record it {hint}"))
+            return future
+        self._send(
+            body,
+            body_hash,
+            sample,
+            lambda answer, exchange: self._arrived(future, label, sample, answer, exchange),
+        )
+        return future
+
+    def _arrived(
+        self, future: Future[Answer], label: str, sample: int, answer: Answer, exchange: Any
+    ) -> None:
+        """On the engine's thread: record a usable answer, then let its item see it."""
+        try:
+            if exchange is not None and answer.error is None and self._records:
+                with self._lock:
+                    assert self.cassette is not None
+                    self.cassette.put(exchange, label, sample)
+                    if time.monotonic() - self._last_save > SAVE_EVERY_S:
+                        self._last_save = time.monotonic()
+                        # A failing save is retried at close, which reports it.
+                        with contextlib.suppress(OSError, CassetteError):
+                            self.cassette.save(self.order)
+        finally:
+            future.set_result(answer)
+
+    @property
+    def _records(self) -> bool:
+        return self.cassette is not None and self.writes
+
+    def close(self, *, complete: bool) -> None:
+        """Save what was recorded. `rewrite` drops unused recordings only after a complete
+        run: a run stopped by -x or Ctrl-C never used the rest, and must not lose them."""
+        if not self._records:
+            return
+        assert self.cassette is not None
+        with self._lock:
+            if self.policy.record_mode == "rewrite" and complete:
+                self.cassette.keep_only(self.used)
+            if self.cassette.changed:
+                self.cassette.save(self.order)
