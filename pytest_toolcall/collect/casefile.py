@@ -7,10 +7,10 @@ reported as one `CaseFileError` listing every problem with its file, line, case 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_toolcall.collect.errors import CaseFileError, Problem
 from pytest_toolcall.collect.expectations import located_expectation_problems
@@ -27,6 +27,7 @@ from pytest_toolcall.collect.tools import (
 )
 from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
 
+_Resolved = TypeVar("_Resolved")
 MAX_CASEFILE_BYTES = 20_000_000
 SLUG_MAX_CHARS = 60
 
@@ -159,7 +160,13 @@ class _CaseBuilder:
         self.tools = self._resolved(resolve_tools, "tools", document)
         self.system = self._resolved(resolve_system, "system", document)
 
-    def _resolved(self, resolve: Any, key: str, node: Mapping[str, Any], case: str | None = None):
+    def _resolved(
+        self,
+        resolve: Callable[[Path, Any], _Resolved],
+        key: str,
+        node: Mapping[str, Any],
+        case: str | None = None,
+    ) -> _Resolved | None:
         """`resolve(path, node[key])`, or None (problem noted) when it cannot be."""
         if (key,) in self.broken and node is self.document:
             return None

@@ -73,19 +73,28 @@ def structure_problems(document: LineDict) -> list[tuple[Path, Problem]]:
     problems = []
     errors = list(_validator().iter_errors(document))
     guessed = _guessed_keys(errors)
+    broken_expects = set()
     for error in errors:
         location = tuple(error.absolute_path)
         if location[:1] == ("cases",) and len(location) >= 3 and location[2] == "expect":
-            continue  # checked form by form below
-        if _missing_keys(error) & guessed.get(location, set()):
-            continue  # a misspelt key already says it: `promt` for `prompt`
-        problems += [(location, problem) for problem in _problems(error, document, location)]
-    cases = document.get("cases")
-    for index, raw in enumerate(cases if isinstance(cases, list) else ()):
-        if isinstance(raw, Mapping) and "expect" in raw:
-            for path, text in expect_shape_problems(raw["expect"], ("expect",), top=True):
-                problem = Problem(text, case_label(document, index), line_at(raw, path))
-                problems.append((("cases", index, *path), problem))
+            broken_expects.add(location[1])  # checked form by form below
+        elif not _missing_keys(error) & guessed.get(location, set()):
+            # (else a misspelt key already says it: `promt` for `prompt`)
+            problems += [(location, problem) for problem in _problems(error, document, location)]
+    for index in sorted(broken_expects):
+        raw = document["cases"][index]
+        found = list(expect_shape_problems(raw["expect"], ("expect",), top=True))
+        if not found:  # the schema sees a problem the form checks do not: say it as is
+            found = [
+                (
+                    ("expect",),
+                    "expect: must be {tool, args, exact}, {calls: [...]}, "
+                    "{no_call: true} or {any_of: [...]}",
+                )
+            ]
+        for path, text in found:
+            problem = Problem(text, case_label(document, index), line_at(raw, path))
+            problems.append((("cases", index, *path), problem))
     return problems
 
 
