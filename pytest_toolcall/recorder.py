@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_toolcall.cassettes import Cassette, CassetteError
-from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.redaction import Redactor
 
 REPLAYING_MODES = ("none", "once", "new_episodes")
@@ -42,6 +42,12 @@ class RecordPolicy:
     @property
     def sends(self) -> bool:
         return self.live or self.record_mode != "none"
+
+
+def _answered(answer: Answer) -> Future[Answer]:
+    future: Future[Answer] = Future()
+    future.set_result(answer)
+    return future
 
 
 class Recorder:
@@ -74,12 +80,15 @@ class Recorder:
         self._lock = threading.Lock()
         self._last_save = time.monotonic()
         self.cassette: Cassette | None = None
+        self.unwritable: str | None = None
         if path is not None and not policy.live:
             self.cassette = Cassette(path, scrubbed_headers, redactor.mask)
             try:
                 self.cassette.load()
             except CassetteError as exc:
                 self.broken = str(exc)
+            if policy.sends:
+                self.unwritable = self.cassette.writable()
 
     def answer(
         self,
@@ -95,29 +104,22 @@ class Recorder:
 
         `what` names the request and `hint` says how to record it, for the messages.
         """
-        future: Future[Answer] = Future()
         self.used.add((Cassette.key("POST", self.url, body_hash), sample))
         if self.broken is not None:
-            future.set_result(Answer(error=self.broken))
-            return future
-        found = (
-            self.cassette.find("POST", self.url, body_hash, sample)
-            if self.policy.replays and self.cassette is not None
-            else None
-        )
-        if found is not None:
-            answer = parse_completion(found.body, latency_ms=found.latency_ms)
-            if answer.error is None or not self.policy.sends:
-                if answer.error is not None:
-                    answer = Answer(
-                        error=f"the recorded answer for {what} is not usable "
-                        f"({answer.error}): record it again {hint}"
-                    )
-                future.set_result(answer)
-                return future
+            return _answered(Answer(error=self.broken))
+        if self.policy.replays and self.cassette is not None:
+            found = self.cassette.find("POST", self.url, body_hash, sample)
+            if found is not None and found.answer.error is None:
+                return _answered(found.answer)
+            # a recording that cannot be served: reported by `none`, asked again otherwise
+            problem = self.cassette.unusable("POST", self.url, body_hash, sample)
+            if problem is not None and not self.policy.sends:
+                return _answered(Answer(error=f"{what}: {problem}"))
         if not self.policy.sends:
-            future.set_result(Answer(error=f"no recording for {what}: record it {hint}"))
-            return future
+            return _answered(Answer(error=f"no recording for {what}: record it {hint}"))
+        if self.unwritable is not None:  # paid answers that could not be kept: not sent
+            return _answered(Answer(error=f"not sent: {self.unwritable}"))
+        future: Future[Answer] = Future()
         self._send(
             body,
             body_hash,
