@@ -1,9 +1,11 @@
-"""The `pytest-toolcall` command: `generate` synthetic cases, `export` fine-tuning JSONL.
+"""The `pytest-toolcall` command: `generate` synthetic cases, `export` fine-tuning JSONL,
+`finetune` a model on it.
 
 The options are in `cli_parser`; here each command is run and its outcome printed.
 
 Usage errors print one line, `pytest-toolcall: error: ...`, and exit 2; a generation that
-finished with failed requests, or an export that refused lines, exits 1.
+finished with failed requests, an export that refused lines, or a fine-tune that gave no
+model, exits 1.
 """
 
 from __future__ import annotations
@@ -157,6 +159,43 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_finetune(args: argparse.Namespace) -> int:
+    from pytest_toolcall.datagen.finetune import (
+        Finetune,
+        FinetuneError,
+        FinetuneOptions,
+        LineErrors,
+    )
+
+    options = FinetuneOptions(
+        base_url=args.base_url or os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        train=args.train,
+        val=args.val,
+        model=args.model,
+        suffix=args.suffix,
+        epochs=args.epochs,
+        seed=args.seed,
+        job=args.job,
+        poll_s=args.poll,
+        timeout_s=args.timeout,
+    )
+    finetune = Finetune(options, sys.stderr)
+    try:
+        model = finetune.run()
+    except LineErrors as exc:
+        _list(str(exc), exc.problems)
+        return exc.status
+    except FinetuneError as exc:
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: {finetune.interrupted_text()}", file=sys.stderr)
+        return 130
+    print(model)
+    return 0
+
+
 def _list(title: str, items: list[str]) -> None:
     print(f"{PROG}: {title}:", file=sys.stderr)
     for item in items[:MAX_LISTED]:
@@ -184,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        run = _run_generate if args.command == "generate" else _run_export
-        return run(args)
+        run = {"generate": _run_generate, "export": _run_export, "finetune": _run_finetune}
+        return run[args.command](args)
     except (UsageError, GenerateError, ExportError, CaseFileError, OSError) as exc:
         print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2

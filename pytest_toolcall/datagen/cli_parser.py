@@ -30,6 +30,12 @@ example:
   pytest-toolcall export cases/drone/*.yaml --out train.jsonl --strip-descriptions \\
       --val-split 0.1 --seed 0          # writes train.jsonl and train.val.jsonl
 """
+FINETUNE_EXAMPLE = """\
+example:
+  pytest-toolcall finetune train.jsonl --val train.val.jsonl --model gpt-4o-mini-2024-07-18 \\
+      --suffix drone --seed 0           # prints the ft: model id as its last line
+  pytest-toolcall finetune --job ftjob-abc123   # follow it again after Ctrl-C or a CI limit
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +75,13 @@ def _share(text: str) -> float:
     return value
 
 
+def _interval(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -84,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_generate(commands)
     _add_export(commands)
+    _add_finetune(commands)
     return parser
 
 
@@ -223,3 +237,50 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         help="validation file (default: <out stem>.val.jsonl)",
     )
     export.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+
+
+def _add_finetune(commands: argparse._SubParsersAction) -> None:
+    finetune = commands.add_parser(
+        "finetune",
+        help="upload fine-tuning JSONL, run one job, print the fine-tuned model's id",
+        description=_wrap(
+            "Check every line (the checks export makes), upload the files (purpose "
+            "fine-tune), create one fine-tuning job, print its id at once on stderr, then "
+            "poll it, printing its status and new events on stderr. On success the "
+            "fine-tuned model's id is the last line of stdout (exit 0); a failed or "
+            "cancelled job, or one the API refuses, exits 1. Ctrl-C stops following "
+            "(exit 130) without cancelling the job; --job ID follows it again."
+        ),
+        epilog=FINETUNE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    finetune.add_argument("train", nargs="?", type=Path, metavar="TRAIN", help="training JSONL")
+    finetune.add_argument("--val", type=Path, metavar="FILE", help="validation JSONL")
+    finetune.add_argument("--model", metavar="BASE", help="the base model to fine-tune")
+    finetune.add_argument(
+        "--suffix", metavar="S", help="added to the model's name (1-64 of A-Z a-z 0-9 . _ -)"
+    )
+    finetune.add_argument(
+        "--epochs", type=_positive, metavar="N", help="epochs (default: the API's)"
+    )
+    finetune.add_argument("--seed", type=int, metavar="N", help="the job's seed")
+    finetune.add_argument(
+        "--poll",
+        type=_interval,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between reads of the job (default 30)",
+    )
+    finetune.add_argument(
+        "--job", metavar="ID", help="follow this job (started before) instead of creating one"
+    )
+    finetune.add_argument(
+        "--base-url", metavar="URL", help="OpenAI-compatible API base URL (else OPENAI_BASE_URL)"
+    )
+    finetune.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=120.0,
+        metavar="S",
+        help="seconds per request (default 120)",
+    )
