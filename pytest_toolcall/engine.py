@@ -17,7 +17,7 @@ from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
 
 NOT_SENT = "not sent: the run stopped first (-x, --maxfail or Ctrl-C)"
-CANCELLED = "cancelled while waiting for the answer: the run was interrupted"
+CANCELLED = "abandoned while waiting for the answer: the run was interrupted twice"
 OnAnswer = Callable[[Answer, Exchange | None], None]
 
 
@@ -67,16 +67,23 @@ class Engine:
         if loop is not None:
             loop.call_soon_threadsafe(self._cancel, self._queued)
 
-    def close(self, *, wait_in_flight: bool = True) -> None:
-        """Stop the loop and its thread; in-flight requests finish first unless told not to."""
+    def close(self) -> None:
+        """Stop the loop and its thread. Nothing queued is sent; what is in flight was paid
+        for, so its answer is awaited (and recorded); a second Ctrl-C abandons it."""
         self.stop_sending()
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        drained = asyncio.run_coroutine_threadsafe(self._drain(), loop)
         try:
-            asyncio.run_coroutine_threadsafe(self._drain(wait_in_flight), loop).result()
+            try:
+                drained.result()
+            except KeyboardInterrupt:
+                loop.call_soon_threadsafe(self._cancel, self._in_flight)
+                drained.result()
+                raise
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
@@ -136,10 +143,8 @@ class Engine:
         for task in list(tasks):
             task.cancel()
 
-    async def _drain(self, wait_in_flight: bool) -> None:
+    async def _drain(self) -> None:
         self._cancel(self._queued)
-        if not wait_in_flight:
-            self._cancel(self._in_flight)
         pending = self._queued | self._in_flight
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)

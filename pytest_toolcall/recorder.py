@@ -107,10 +107,12 @@ class Recorder:
         self.used.add((Cassette.key("POST", self.url, body_hash), sample))
         if self.broken is not None:
             return _answered(Answer(error=self.broken))
-        if self.policy.replays and self.cassette is not None:
+        if self.replays(body_hash, sample):
+            assert self.cassette is not None
             found = self.cassette.find("POST", self.url, body_hash, sample)
-            if found is not None and found.answer.error is None:
-                return _answered(found.answer)
+            assert found is not None
+            return _answered(found.answer)
+        if self.policy.replays and self.cassette is not None:
             # a recording that cannot be served: reported by `none`, asked again otherwise
             problem = self.cassette.unusable("POST", self.url, body_hash, sample)
             if problem is not None and not self.policy.sends:
@@ -127,6 +129,13 @@ class Recorder:
             lambda answer, exchange: self._arrived(future, label, sample, answer, exchange),
         )
         return future
+
+    def replays(self, body_hash: str, sample: int) -> bool:
+        """Whether `answer` would serve this sample from the cassette, sending nothing."""
+        if self.broken is not None or not self.policy.replays or self.cassette is None:
+            return False
+        found = self.cassette.find("POST", self.url, body_hash, sample)
+        return found is not None and found.answer.error is None
 
     def _arrived(
         self, future: Future[Answer], label: str, sample: int, answer: Answer, exchange: Any

@@ -386,17 +386,19 @@ class ToolcallSession:
         complete = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and (
             not session.shouldfail and not session.shouldstop
         )
-        if self._engine is not None:
-            self._engine.close(wait_in_flight=False)
-        if self._shared is not None:
-            self._shared.close()
-        for selection in self._selections.values():
-            if selection.answers is None:
-                continue
-            try:
-                selection.answers.recorder.close(complete=complete)
-            except (OSError, CassetteError) as exc:
-                self.problems.append(f"recordings of {selection.file_id} not saved: {exc}")
+        try:
+            if self._engine is not None:
+                self._engine.close()
+            if self._shared is not None:
+                self._shared.close()
+        finally:  # whatever arrived is saved, even on a second Ctrl-C
+            for selection in self._selections.values():
+                if selection.answers is None:
+                    continue
+                try:
+                    selection.answers.recorder.close(complete=complete)
+                except (OSError, CassetteError) as exc:
+                    self.problems.append(f"recordings of {selection.file_id} not saved: {exc}")
         if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -97,13 +97,15 @@ def test_x_in_strict_mode_leaves_later_requests_unsent(pytester, fake_openai, dr
     answers = script(10)
     answers["land 0"] = {"tool": "reject_request"}  # an early miss
     server = fake_openai(answers)
-    held = server.hold("land 1")  # in flight while c0 fails; never answered
+    held = server.hold("land 1")  # in flight while c0 fails; awaited, then it times out
     result = runpytest(
         pytester,
         "--model=m",
         f"--toolcall-base-url={server.base_url}",
         "--record-mode=once",
         "--toolcall-concurrency=1",
+        "--toolcall-timeout=1",
+        "--toolcall-retries=0",
         "--toolcall-strict",
         "-x",
     )

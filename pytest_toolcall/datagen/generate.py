@@ -190,13 +190,14 @@ def generate(options: GenerateOptions, progress: Progress | None = None) -> Gene
         progress=progress,
     )
     report = GenerateReport(
-        options.out, asker.cassette.path, invocations=len(invocations), counts=asker.counts
+        options.out, asker.cassette_path, invocations=len(invocations), counts=asker.counts
     )
     fill_jobs = _invocation_jobs(tools, invocations, options.prompts_per_call)
     reject_jobs = (
         _reject_jobs(tools, options, options.rejects, examples, [], 0) if options.rejects else []
     )
     rejects: list[str] = []
+    complete = False
     try:
         asker.run([*fill_jobs, *reject_jobs])
         report.failures += [f"{job.label}: {job.failure}" for job in fill_jobs if job.failure]
@@ -205,8 +206,9 @@ def generate(options: GenerateOptions, progress: Progress | None = None) -> Gene
             rejects = _collect_rejects(
                 asker, tools, options, examples, reject_jobs, report.failures
             )
+        complete = True
     finally:
-        asker.save()
+        asker.save(complete=complete)
     fills = [job.result for job in fill_jobs]
     parameters = {tool_name(tool): tool_parameters(tool) for tool in tools}
     cases = case_entries(invocations, fills, rejects, options.reject_tool, report.notes, parameters)

@@ -8,22 +8,22 @@ another sampling seed.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_toolcall.cassettes import Cassette, CassetteError
 from pytest_toolcall.datagen.generation_inputs import GenerateError
 from pytest_toolcall.datagen.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
-from pytest_toolcall.send.answers import Answer, parse_completion
+from pytest_toolcall.engine import Engine
+from pytest_toolcall.recorder import Recorder, RecordPolicy
+from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.bodies import chat_completions_path, request_hash
-from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
+from pytest_toolcall.send.transport import SendSettings
 
 GENERATION_PARAMS: Mapping[str, Any] = {"temperature": 0.7, "max_tokens": 1024}
-SAVE_EVERY_S = 1.0
+RECORD_HINT = "with --record-mode once (and OPENAI_API_KEY or --base-url)"
 
 
 @dataclass
@@ -74,12 +74,10 @@ class Counts:
 
 
 class Asker:
-    """Runs jobs in rounds: every pending request of a round concurrently, via a cassette.
-
-    Record modes as in `runner`: none/once/new_episodes replay what is recorded; once and
-    new_episodes record what is missing, none refuses to; all and rewrite ask everything
-    again, rewrite also drops recordings this run did not use.
-    """
+    """Runs jobs in rounds: every pending request of a round in flight at once, through the
+    run engine and a `Recorder`, the replay-or-record loop the plugin uses (so the record
+    modes mean the same: none/once/new_episodes replay what is recorded, once and
+    new_episodes send what is missing, all and rewrite ask again)."""
 
     def __init__(
         self,
@@ -95,18 +93,22 @@ class Asker:
         self.model = model
         self.record_mode = record_mode
         self.send = send
-        self.sender = Sender(send)
-        self.cassette = Cassette(cassette_file, redact=self.sender.redactor.mask)
-        try:
-            self.cassette.load()
-        except CassetteError as exc:
-            raise GenerateError(str(exc)) from None
+        self.engine = Engine(send)
+        self.order: dict[str, int] = {}
+        self.recorder = Recorder(
+            cassette_file,
+            RecordPolicy(record_mode),
+            lambda body, _hash, _sample, on_answer: self.engine.submit(body, on_answer),
+            url=chat_completions_path(send.base_url),
+            redactor=self.engine.sender.redactor,
+            order=self.order,
+        )
+        if self.recorder.broken is not None:
+            raise GenerateError(self.recorder.broken)
+        self.cassette_path = cassette_file
         self.seed = seed
         self.retries = retries
         self.progress = progress or (lambda done, total: None)
-        self.url = chat_completions_path(send.base_url)
-        self.used: set[tuple[tuple[str, str, str], int]] = set()
-        self.order: dict[str, int] = {}
         self.counts = Counts()
         self._done = 0
         self._total = 0
@@ -120,22 +122,24 @@ class Asker:
 
     def _round(self, jobs: Sequence[Job]) -> None:
         bodies = [job.body(self.model, self.seed) for job in jobs]
+        hashes = [request_hash(body) for body in bodies]
         self._total += len(jobs)
-        answers: dict[int, Answer] = {}
-        replays = self.record_mode in ("none", "once", "new_episodes")
-        for index, body in enumerate(bodies):
-            key = Cassette.key("POST", self.url, request_hash(body))
-            self.used.add((key, 0))
-            found = self.cassette.find("POST", self.url, key[2], 0) if replays else None
-            if found is not None:
-                answers[index] = parse_completion(found.body, latency_ms=found.latency_ms)
-        self.counts.replayed += len(answers)
-        self._done += len(answers)
-        self.progress(self._done, self._total)
-        missing = [index for index in range(len(jobs)) if index not in answers]
+        missing = sum(not self.recorder.replays(body_hash, 0) for body_hash in hashes)
         if missing:
-            self._check_can_send(len(missing))
-            asyncio.run(self._send([(i, bodies[i], jobs[i].label) for i in missing], answers))
+            self._check_can_send(missing)
+        futures = {
+            self.recorder.answer(
+                body, body_hash, job.label, 0, what=f"request {job.label}", hint=RECORD_HINT
+            ): index
+            for index, (job, body, body_hash) in enumerate(zip(jobs, bodies, hashes, strict=True))
+        }
+        self.counts.replayed += len(jobs) - missing
+        self.counts.sent += missing
+        answers: dict[int, Answer] = {}
+        for future in as_completed(futures):  # progress (and Ctrl-C) in this thread
+            answers[futures[future]] = future.result()
+            self._done += 1
+            self.progress(self._done, self._total)
         for index, job in enumerate(jobs):
             self._judge(job, answers[index])
 
@@ -143,7 +147,7 @@ class Asker:
         what = f"{count} generation request{'s' if count != 1 else ''}"
         if self.record_mode == "none":
             raise GenerateError(
-                f"no recording for {what} in {self.cassette.path}; record them with "
+                f"no recording for {what} in {self.cassette_path}; record them with "
                 "--record-mode once (and OPENAI_API_KEY or --base-url)"
             )
         if not self.send.api_key and not self.send.base_url:
@@ -151,26 +155,6 @@ class Asker:
                 f"{what} must be sent, but neither OPENAI_API_KEY nor --base-url "
                 "(OPENAI_BASE_URL) is set"
             )
-
-    async def _send(
-        self, todo: Sequence[tuple[int, Mapping[str, Any], str]], answers: dict[int, Answer]
-    ) -> None:
-        last_save = time.monotonic()
-
-        def on_done(position: int, answer: Answer, exchange: Exchange | None) -> None:
-            nonlocal last_save
-            index, _, label = todo[position]
-            answers[index] = answer
-            self.counts.sent += 1
-            self._done += 1
-            if exchange is not None:
-                self.cassette.put(exchange, label, 0)
-                if time.monotonic() - last_save > SAVE_EVERY_S:
-                    self.save()
-                    last_save = time.monotonic()
-            self.progress(self._done, self._total)
-
-        await self.sender.send_all([body for _, body, _ in todo], on_done)
 
     def _judge(self, job: Job, answer: Answer) -> None:
         if answer.error is not None:
@@ -190,9 +174,10 @@ class Asker:
                 else:
                     job.failure = why
 
-    def save(self) -> None:
-        """Write the cassette if it changed (atomically; `rewrite` drops unused ones)."""
-        if self.record_mode == "rewrite":
-            self.cassette.keep_only(self.used)
-        if self.cassette.changed:
-            self.cassette.save(self.order)
+    def save(self, *, complete: bool) -> None:
+        """Let what is in flight arrive, then write what was recorded (`rewrite` drops
+        unused recordings only when the run was complete)."""
+        try:
+            self.engine.close()
+        finally:
+            self.recorder.close(complete=complete)

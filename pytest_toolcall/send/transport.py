@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,26 +98,6 @@ class Sender:
         if self._client is not None:
             await self._client.close()
             self._client = None
-
-    async def send_all(
-        self,
-        bodies: Iterable[Mapping[str, Any]],
-        on_done: Callable[[int, Answer, Exchange | None], Awaitable[None] | None],
-    ) -> None:
-        """Send every body (bounded by `concurrency`); call `on_done(index, ...)` as each ends."""
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
-
-        async def one(index: int, body: Mapping[str, Any]) -> None:
-            async with semaphore:
-                answer, exchange = await self.send(body)
-            result = on_done(index, answer, exchange)
-            if asyncio.iscoroutine(result):
-                await result
-
-        try:
-            await asyncio.gather(*(one(index, body) for index, body in enumerate(bodies)))
-        finally:
-            await self.aclose()
 
     async def _send_with_retries(
         self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
