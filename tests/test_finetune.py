@@ -84,6 +84,7 @@ def test_export_then_finetune_uploads_the_exported_lines_and_prints_the_model_la
     assert finetune(server, *command, "--suffix", "drone", "--seed", "7", "--epochs", "3") == 0
     train, val = lines("train.jsonl"), lines("train.val.jsonl")
     assert (len(train), len(val)) == (12, 3)
+    assert server.fine_tuning.uploaded_lines() == train + val  # counted at the server
     uploads = list(server.fine_tuning.files.values())
     assert [u["bytes"].decode().splitlines() for u in uploads] == [train, val]
     assert [u["purpose"] for u in uploads] == ["fine-tune", "fine-tune"]
@@ -216,7 +217,7 @@ def test_a_broken_line_is_refused_before_anything_is_sent(workdir, fake_openai, 
     assert finetune(server, "hand.jsonl", "--val", "v.jsonl", "--model", "m") == 1
     assert server.fine_tuning.requests == [] and server.requests == []
     err = capsys.readouterr().err
-    assert err.startswith("pytest-toolcall: 4 line(s) failed the check; nothing uploaded:\n")
+    assert err.startswith("pytest-toolcall: 4 lines failed the check; nothing uploaded:\n")
     assert "hand.jsonl:4: invalid_args: land_drone args.location" in err and "moon" in err
     assert "hand.jsonl:8: not JSON" in err
     assert "hand.jsonl:13: a blank line" in err
@@ -358,3 +359,16 @@ def test_ctrl_c_leaves_the_job_running_and_job_id_resumes_it_without_a_second_jo
     assert server.fine_tuning.creates() == 1 and len(server.fine_tuning.files) == 1
     for text in (out, err, resumed.stdout, resumed.stderr):
         assert KEY not in text
+
+
+def test_help_names_the_command_and_its_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "finetune" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        main(["finetune", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("--val FILE", "--model BASE", "--suffix S", "--epochs N", "--poll SECONDS"):
+        assert word in out
+    assert "--job ID" in out and "example:" in out

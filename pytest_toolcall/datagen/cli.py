@@ -160,12 +160,8 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from pytest_toolcall.datagen.finetune import (
-        Finetune,
-        FinetuneError,
-        FinetuneOptions,
-        LineErrors,
-    )
+    from pytest_toolcall.datagen.finetune import Finetune, FinetuneError, FinetuneOptions
+    from pytest_toolcall.datagen.finetune_check import LineErrors
 
     options = FinetuneOptions(
         base_url=args.base_url or os.environ.get("OPENAI_BASE_URL") or None,

@@ -1,8 +1,8 @@
 """`pytest-toolcall finetune`: check the JSONL, upload it, create one job, follow it.
 
-Every line of the training (and validation) file passes `finetune_lines.line_problems`,
-the check `export` makes before it writes a line, before anything is sent: a hand-edited
-file cannot waste a job. The files are uploaded as they are (`purpose=fine-tune`) and
+Every line of the training (and validation) file is checked first (`finetune_check`: the
+check `export` makes before it writes a line), before anything is sent: a hand-edited file
+cannot waste a job. The files are uploaded as they are (`purpose=fine-tune`) and
 waited on until processed, one job is created (never retried but on a 429 that is not
 about quota, so an unanswered create cannot become two jobs), its id is printed at once
 with the command that resumes it, and `finetune_poll.JobFollower` follows it. The
@@ -11,7 +11,6 @@ fine-tuned model's id is the last line of stdout.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from typing import Any, TextIO
 import openai
 
 from pytest_toolcall.datagen import finetune_poll
-from pytest_toolcall.datagen.finetune_lines import line_problems
+from pytest_toolcall.datagen.finetune_check import check_files
 from pytest_toolcall.datagen.finetune_poll import (
     TERMINAL,
     FinetuneError,
@@ -55,61 +54,6 @@ class FinetuneOptions:
     job: str | None = None
     poll_s: float = 30.0
     timeout_s: float = 120.0
-
-
-class LineErrors(FinetuneError):
-    """Lines that fail the check; nothing was sent."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} line(s) failed the check; nothing uploaded")
-        self.problems = problems
-
-
-def check_file(path: Path, option: str) -> bytes:
-    """The file's bytes once every line is a valid example; raises LineErrors listing each
-    bad line as `<path>:<number>: <problem>`, FinetuneError(status 2) for an unreadable or
-    empty file."""
-    try:
-        data = path.read_bytes()
-        text = data.decode("utf-8")
-    except OSError as exc:
-        raise FinetuneError(f"{option} {path}: {exc.strerror or exc}", status=2) from exc
-    except UnicodeDecodeError as exc:
-        raise FinetuneError(f"{option} {path} is not UTF-8 text", status=2) from exc
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
-        raise FinetuneError(f"{option} {path} has no lines", status=2)
-    problems = []
-    for number, line in enumerate(lines, 1):
-        problems += [f"{path}:{number}: {problem}" for problem in _line_problems(line)]
-    if problems:
-        raise LineErrors(problems)
-    return data
-
-
-def check_files(files: Sequence[tuple[str, Path]]) -> list[tuple[Path, bytes]]:
-    """`check_file` for each, every bad line of every file reported at once."""
-    checked, problems = [], []
-    for option, path in files:
-        try:
-            checked.append((path, check_file(path, option)))
-        except LineErrors as exc:
-            problems += exc.problems
-    if problems:
-        raise LineErrors(problems)
-    return checked
-
-
-def _line_problems(text: str) -> list[str]:
-    if not text.strip():
-        return ["a blank line"]
-    try:
-        line = json.loads(text)
-    except ValueError as exc:
-        return [f"not JSON ({exc})"]
-    if not isinstance(line, dict):
-        return ["not a JSON object"]
-    return line_problems(line)
 
 
 def _check_options(options: FinetuneOptions) -> None:
