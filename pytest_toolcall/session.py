@@ -7,7 +7,6 @@ answers, so results stream as they arrive and an item's duration is its own wait
 
 from __future__ import annotations
 
-import os
 import shlex
 import tempfile
 from collections.abc import Generator
@@ -18,20 +17,16 @@ from typing import Any
 import pytest
 
 from pytest_toolcall.answering import CaseResult, SuiteAnswers
-from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.cassettes import CassetteError, cassette_path
 from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite
 from pytest_toolcall.engine import Engine
 from pytest_toolcall.nodes import CaseItem, GateItem
 from pytest_toolcall.recorder import Recorder, RecordPolicy
-from pytest_toolcall.report.baseline import baseline_failed, compare, record_regressions
 from pytest_toolcall.report.formatting import format_actual, format_expected
 from pytest_toolcall.report.gates import gate_failure_text, gate_record
-from pytest_toolcall.report.json_report import build_report, write_json
-from pytest_toolcall.report.records import case_record, suite_summaries
-from pytest_toolcall.report.render import Section, to_markdown, write_terminal
-from pytest_toolcall.report.summary import build_sections
-from pytest_toolcall.send.answers import Answer
+from pytest_toolcall.report.outputs import Gating, Outputs, write_outputs
+from pytest_toolcall.report.records import case_record
+from pytest_toolcall.report.render import Section, write_terminal
 from pytest_toolcall.send.bodies import chat_completions_path
 from pytest_toolcall.send.redaction import Redactor
 from pytest_toolcall.send.transport import SendSettings
@@ -39,27 +34,6 @@ from pytest_toolcall.xdist_sharing import WORKERINPUT_KEY, SharedAnswers
 
 GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
 SelectionKey = tuple[Path, str]
-
-
-@dataclass(frozen=True)
-class Gating:
-    """How gates and the baseline decide."""
-
-    threshold_override: float | None = None
-    use_lower_bound: bool = False
-    regressions: str = "any"  # or "significant"
-    alpha: float = 0.05
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """Files the run writes or reads besides cassettes, and what reports show."""
-
-    report: Path | None = None
-    markdown: Path | None = None
-    baseline: dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # echoed in the JSON report
-    prices: dict[str, tuple[float, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,24 +171,15 @@ class ToolcallSession:
         recorder: Recorder
 
         def send(body: Any, body_hash: str, sample: int, on_answer: Any) -> None:
-            shared = self._shared
-            if shared is None:
+            if self._shared is None:
                 self._start_engine().submit(body, on_answer)
-            elif shared.claim(selection.file_id, selection.model):
-                recorder.writes = True
-
-                def publish(answer: Answer, exchange: Any) -> None:
-                    try:
-                        on_answer(answer, exchange)
-                    finally:
-                        shared.publish(
-                            selection.file_id, selection.model, body_hash, sample, answer
-                        )
-
-                self._start_engine().submit(body, publish)
-            else:
-                recorder.writes = False  # the owning worker records this cassette
-                shared.wait_for(selection.file_id, selection.model, body_hash, sample, on_answer)
+                return
+            recorder.writes = self._shared.send(
+                (selection.file_id, selection.model, body_hash, sample),
+                body,
+                on_answer,
+                submit=lambda body, on_answer: self._start_engine().submit(body, on_answer),
+            )
 
         recorder = Recorder(
             cassette_path(selection.suite.path, selection.model),
@@ -351,36 +316,16 @@ class ToolcallSession:
         self._finish_sending(session)
         if hasattr(self.config, "workerinput") or not self.case_records:
             return  # xdist workers send their reports to the controller, which does this
-        if self._write_outputs() and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-    def _write_outputs(self) -> bool:
-        """The summary, the report files and the baseline comparison; whether the baseline
-        fails the run."""
-        outputs, gating = self.outputs, self.gating
-        records = list(self.case_records.values())
-        summaries = suite_summaries(records, self.gate_records, prices=outputs.prices)
-        diff = compare(outputs.baseline, records, alpha=gating.alpha) if outputs.baseline else None
-        self.sections = build_sections(
-            summaries, records, diff, regressions_mode=gating.regressions, alpha=gating.alpha
-        )
-        if outputs.report:
-            report = build_report(
-                summaries, records, options=outputs.options, baseline_diff=diff, alpha=gating.alpha
-            )
-            write_json(outputs.report, report)
-        markdown = to_markdown(self.sections)
-        if outputs.markdown:
-            write_atomic(outputs.markdown, markdown)
-        if step_summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(step_summary, "a", encoding="utf-8") as stream:
-                stream.write(markdown)
-        if diff is None or not baseline_failed(diff, gating.regressions):
-            return False
         terminal = self.config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None:  # pytest's last line then says "2 regressed"
-            record_regressions(terminal.stats, diff)
-        return True
+        self.sections, baseline_failed = write_outputs(
+            self.outputs,
+            self.gating,
+            list(self.case_records.values()),
+            self.gate_records,
+            terminal_stats=terminal.stats if terminal is not None else None,
+        )
+        if baseline_failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _finish_sending(self, session: pytest.Session) -> None:
         complete = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and (

@@ -12,8 +12,9 @@ from pytest_toolcall.cassettes import RECORD_MODES
 from pytest_toolcall.recorder import RecordPolicy
 from pytest_toolcall.report.baseline import BaselineError, load_baseline
 from pytest_toolcall.report.cost import PriceError, parse_prices
+from pytest_toolcall.report.outputs import Gating, Outputs
 from pytest_toolcall.send.transport import SendSettings
-from pytest_toolcall.session import Gating, Outputs, RunSettings, ToolcallSession
+from pytest_toolcall.session import RunSettings, ToolcallSession
 
 
 def _number(config: pytest.Config, option: str, ini: str, kind: type, minimum: float) -> Any:

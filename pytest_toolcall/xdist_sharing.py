@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.judge.matching import ToolCall
@@ -64,6 +65,31 @@ class SharedAnswers:
         with os.fdopen(handle, "w") as stream:
             stream.write(str(os.getpid()))
         self._owned.add(key)
+        return True
+
+    def send(
+        self,
+        key: tuple[str, str, str, int],
+        body: Any,
+        on_answer: Callable[[Answer, Any], None],
+        *,
+        submit: Callable[[Any, Callable[[Answer, Any], None]], None],
+    ) -> bool:
+        """Send one request of (file, model, body hash, sample) `key` through `submit` if
+        this worker owns the file, publishing the answer; else wait for the owner's.
+        Returns whether this worker owns (and so records) the file's cassette."""
+        file_id, model, body_hash, sample = key
+        if not self.claim(file_id, model):
+            self.wait_for(file_id, model, body_hash, sample, on_answer)
+            return False
+
+        def publish(answer: Answer, exchange: Any) -> None:
+            try:
+                on_answer(answer, exchange)
+            finally:
+                self.publish(file_id, model, body_hash, sample, answer)
+
+        submit(body, publish)
         return True
 
     def _answer_path(self, file_id: str, model: str, body_hash: str, sample: int) -> Path:
