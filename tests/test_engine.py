@@ -116,6 +116,54 @@ def test_x_in_strict_mode_leaves_later_requests_unsent(pytester, fake_openai, dr
     assert len(saved["interactions"]) == 1  # what arrived (c0's miss) is kept
 
 
+class ReleaseAfterStop:
+    """Lets a held answer through right after the plugin saw the first failure (-x)."""
+
+    def __init__(self, held) -> None:
+        self.held = held
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report):
+        yield  # the plugin's own hook (stop sending) has run
+        if report.when == "call" and report.failed:
+            self.held.set()
+
+
+def x_run(pytester, server, *args: str, plugins=()) -> pytest.RunResult:
+    return pytester.runpytest(
+        "--model=m",
+        f"--toolcall-base-url={server.base_url}",
+        "--toolcall-concurrency=1",
+        "--toolcall-strict",
+        "-x",
+        *args,
+        plugins=list(plugins),
+    )
+
+
+def test_x_awaits_and_records_the_answer_in_flight(pytester, fake_openai, drone_tools):
+    pytester.makefile(".yaml", suite=suite(10))
+    answers = script(10)
+    answers["land 0"] = {"tool": "reject_request"}
+    server = fake_openai(answers)
+    held = server.hold("land 1")
+    result = x_run(pytester, server, "--record-mode=once", plugins=[ReleaseAfterStop(held)])
+    result.assert_outcomes(failed=1)
+    assert server.prompts() == ["land 0", "land 1"]
+    saved = json.loads((pytester.path / "cassettes" / "m" / "suite.json").read_text())
+    assert len(saved["interactions"]) == 2  # c1 was paid for: kept, not asked again later
+
+
+def test_rewrite_stopped_by_x_keeps_what_it_did_not_reach(pytester, fake_openai, drone_tools):
+    pytester.makefile(".yaml", suite=suite(10))
+    server = fake_openai(script(10))
+    runpytest(pytester, "--model=m", f"--toolcall-base-url={server.base_url}", "--record-mode=once")
+    server.script["land 0"] = {"tool": "reject_request"}
+    x_run(pytester, server, "--record-mode=rewrite").assert_outcomes(failed=1)
+    saved = json.loads((pytester.path / "cassettes" / "m" / "suite.json").read_text())
+    assert len(saved["interactions"]) == 10  # c2..c9 were not reached: not dropped
+
+
 def test_a_malformed_answer_is_one_error_sent_once(pytester, fake_openai, drone_tools):
     pytester.makefile(".yaml", suite=suite(6))
     pytester.makefile(".yaml", other=suite(3, "other"))
