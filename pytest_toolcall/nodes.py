@@ -20,6 +20,8 @@ class RunState(Protocol):
 
     strict: bool
 
+    def mask(self, text: str) -> str: ...
+
     def models_for(self, suite: Suite, path: Path) -> list[str]: ...
 
     def case_result(self, item: CaseItem) -> CaseResult: ...
@@ -101,12 +103,13 @@ class CaseItem(_ToolcallNode, pytest.Item):
         self.lineno = case.line - 1
 
     def runtest(self) -> None:
-        result = _state(self.config).case_result(self)
-        verdict = result.verdict
+        state = _state(self.config)
+        verdict = state.case_result(self).verdict
+        # The detail may quote the answer (or an error body echoing the request): masked.
         if verdict.outcome is Outcome.ERROR:
-            raise CaseError(verdict.detail)
-        if not verdict.passed and _state(self.config).strict:
-            raise CaseMissed(f"{verdict.outcome.value}: {verdict.detail}")
+            raise CaseError(state.mask(verdict.detail))
+        if not verdict.passed and state.strict:
+            raise CaseMissed(state.mask(f"{verdict.outcome.value}: {verdict.detail}"))
 
 
 class GateItem(_ToolcallNode, pytest.Item):

@@ -207,6 +207,10 @@ class ToolcallSession:
         command = shlex.join([*args, "--record-mode=once"])
         return f"from {base_url}: {command}" if base_url else f"with OPENAI_API_KEY set: {command}"
 
+    def mask(self, text: str) -> str:
+        """`text` with the run's credentials masked, for what the terminal shows."""
+        return self.redactor.mask(text)
+
     def _selection(self, item: CaseItem | GateItem) -> _Selection:
         return self._selections[item.path, item.model]
 
