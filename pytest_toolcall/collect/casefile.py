@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_toolcall.collect.errors import CaseFileError, Problem
 from pytest_toolcall.collect.expectations import located_expectation_problems
 from pytest_toolcall.collect.lines import line_at, line_of
+from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
 from pytest_toolcall.collect.messages import message_problems
 from pytest_toolcall.collect.structure import structure_problems
 from pytest_toolcall.collect.tags import tag_problem
@@ -92,16 +94,21 @@ def slugify(text: str) -> str:
     return slug[:SLUG_MAX_CHARS].rstrip("-") or "case"
 
 
-def load_suite(path: Path, rootdir: Path) -> Suite:
-    """Read, validate and resolve one case file; every problem is raised at once."""
+def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
+    """Read, validate and resolve one case file; every problem is raised at once.
+
+    `relist_mcp` (a recording run): ask the file's MCP servers for their tools again and
+    rewrite its snapshot; else the tools come from the snapshot, with no server.
+    """
     document = _read_document(path)
     located = structure_problems(document)
     problems = [problem for _, problem in located]
     broken = {
         location[:2] if location[:1] == ("cases",) else location[:1] for location, _ in located
     }
-    builder = _CaseBuilder(path, document, broken, problems)
+    builder = _CaseBuilder(path, document, broken, problems, McpSnapshots(path, relist_mcp))
     cases = builder.build_all() if ("cases",) not in broken else []
+    problems += builder.mcp.finish()
     tag_thresholds = dict(document.get("thresholds") or {}) if ("thresholds",) not in broken else {}
     used_tags = {tag for case in cases for tag in case.tags}
     for tag in tag_thresholds:
@@ -154,10 +161,13 @@ class _CaseBuilder:
         document: LineDict,
         broken: set[tuple[Any, ...]],
         problems: list[Problem],
+        mcp: McpSnapshots | None = None,
     ) -> None:
         self.path, self.document, self.broken, self.problems = path, document, broken, problems
         self.skipped = False  # a case was left out (broken): tag use is not known
-        self.tools = self._resolved(resolve_tools, "tools", document)
+        self.mcp = mcp or McpSnapshots(path, relist=False)
+        self.resolve_tools = partial(resolve_tools, mcp=self.mcp)
+        self.tools = self._resolved(self.resolve_tools, "tools", document)
         self.system = self._resolved(resolve_system, "system", document)
 
     def _resolved(
@@ -205,7 +215,7 @@ class _CaseBuilder:
         before = len(self.problems)
         own_tools = "tools" in raw
         tools: Tools | None = (
-            self._resolved(resolve_tools, "tools", raw, case_id) if own_tools else self.tools
+            self._resolved(self.resolve_tools, "tools", raw, case_id) if own_tools else self.tools
         )
         system = (
             self._resolved(resolve_system, "system", raw, case_id)

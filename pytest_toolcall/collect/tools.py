@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
 from pytest_toolcall.collect.expectations import dotted
 from pytest_toolcall.collect.structure import casefile_schema, inline_refs
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
+
+if TYPE_CHECKING:
+    from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
 
 PROMPT_FILE_SUFFIXES = (".txt", ".md", ".prompt")
 Tools = tuple[Mapping[str, Any], ...]
@@ -33,10 +36,21 @@ def resolve_system(path: Path, value: str | None) -> str | None:
     return value
 
 
-def resolve_tools(path: Path, value: str | list[Any] | None) -> Tools:
-    """An inline tools list, or one read from a JSON/YAML file relative to the case file."""
+def resolve_tools(
+    path: Path, value: str | list[Any] | Mapping[str, Any] | None, mcp: McpSnapshots | None = None
+) -> Tools:
+    """An inline tools list, one read from a JSON/YAML file relative to the case file, or
+    (`{mcp: ...}`) the tools an MCP server lists, through the file's `mcp` snapshots."""
     if value is None:
         return ()
+    if isinstance(value, Mapping) and "mcp" in value:
+        from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
+        from pytest_toolcall.collect.mcp_tools import resolve_mcp_tools
+
+        listed = resolve_mcp_tools(path, value["mcp"], mcp or McpSnapshots(path, relist=False))
+        if problem := tools_problem(listed):
+            raise ToolsError(problem)
+        return tuple(listed)
     if isinstance(value, list):
         tools, problem = tuple(value), tools_problem(value)
     else:
