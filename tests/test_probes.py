@@ -38,3 +38,31 @@ def test_an_unparsable_answer_echoing_the_key_is_masked(
     )
     result.assert_outcomes(errors=1, failed=1)
     assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_record_hint_names_the_server_the_run_used(pytester, fake_openai, drone_tools):
+    pytester.makefile(".yaml", suite=SUITE)
+    server = fake_openai({})
+    result = runpytest(pytester, "--model=m", f"--toolcall-base-url={server.base_url}")
+    result.stdout.fnmatch_lines(
+        [
+            f"*no recording for case c0 of suite suite, model m: record it from "
+            f"{server.base_url}: pytest suite.yaml::c0 --model=m "
+            f"--toolcall-base-url={server.base_url} --record-mode=once*"
+        ]
+    )
+    assert len(server.requests) == 0  # replay mode never opens a socket
+
+
+def test_a_timeout_names_the_concurrency_as_the_likely_fix(pytester, fake_openai, drone_tools):
+    pytester.makefile(".yaml", suite=SUITE)
+    server = fake_openai({"land 0": {"tool": "land_drone", "delay": 2}})
+    result = runpytest(
+        pytester,
+        "--model=m",
+        f"--toolcall-base-url={server.base_url}",
+        "--toolcall-live",
+        "--toolcall-timeout=0.2",
+        "--toolcall-retries=0",
+    )
+    result.stdout.fnmatch_lines(["*timed out after 0.2 s*--toolcall-concurrency (8)*"])
