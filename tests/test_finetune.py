@@ -283,25 +283,40 @@ def test_resuming_an_unknown_job_names_it(fake_openai, capsys, monkeypatch):
     assert server.fine_tuning.creates() == 0
 
 
-def test_polls_without_an_answer_are_reported_then_give_up_with_the_resume_command(
-    fake_openai, sleeps, capsys, monkeypatch
+@pytest.fixture
+def no_sdk_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's own retries (with their real backoff) off: each poll is one request."""
+    make_client = finetune_module.make_client
+    monkeypatch.setattr(
+        finetune_module, "make_client", lambda o: make_client(o).with_options(max_retries=0)
+    )
+
+
+def test_a_poll_without_an_answer_is_reported_and_polling_goes_on(
+    workdir, fake_openai, sleeps, capsys, no_sdk_retries
+):
+    server = fake_openai()
+    server.fine_tuning.retrieve_errors = [(503, "overloaded")] * 2
+    assert finetune(server, "train.jsonl", "--model", "m") == 0
+    job = only_job(server)
+    assert job_reads(server, job["id"]) == 2 + 3
+    assert sleeps == [2.0] + [30.0] * 4
+    err = capsys.readouterr().err
+    assert err.count(f"{job['id']}: no answer this poll (503 overloaded); trying again") == 2
+
+
+def test_polls_without_an_answer_give_up_with_the_resume_command(
+    fake_openai, sleeps, capsys, monkeypatch, no_sdk_retries
 ):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setattr(finetune_poll, "MAX_MISSED_POLLS", 3)
-    no_retries = finetune_module.make_client
-    monkeypatch.setattr(
-        finetune_module, "make_client", lambda o: no_retries(o).with_options(max_retries=0)
-    )
     server = fake_openai()
-    url = server.base_url
-    server.stop()  # nothing listens there any more: every read fails to connect
-    assert main(["finetune", "--job", "ftjob-1", "--base-url", url]) == 1
-    err = capsys.readouterr().err
-    assert err.count("ftjob-1: no answer this poll (Connection error.); trying again") == 2
-    assert sleeps == [30.0, 30.0]
-    assert err.splitlines()[-1] == (
+    server.fine_tuning.retrieve_errors = [(502, "bad gateway")] * 3
+    assert finetune(server, "--job", "ftjob-1") == 1
+    assert job_reads(server, "ftjob-1") == 3 and sleeps == [30.0, 30.0]
+    assert capsys.readouterr().err.splitlines()[-1] == (
         "pytest-toolcall: error: fine-tuning job ftjob-1: no answer in 3 polls in a row"
-        " (Connection error.); it may still be running: resume with: pytest-toolcall"
+        " (502 bad gateway); it may still be running: resume with: pytest-toolcall"
         " finetune --job ftjob-1"
     )
 
