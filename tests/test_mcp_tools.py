@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -392,7 +393,11 @@ def test_ctrl_c_while_listing_stops_the_server(pytester):
     )
     pid = None
     try:
-        assert wait_until(pid_file.exists), "the server never started"
+        assert wait_until(pid_file.exists, limit_s=90), (
+            process.communicate(timeout=5)[0]
+            if process.poll() is not None
+            else "the server never started"
+        )
         pid = int(pid_file.read_text())
         assert alive(pid)
         process.send_signal(signal.SIGINT)
@@ -405,6 +410,62 @@ def test_ctrl_c_while_listing_stops_the_server(pytester):
             process.communicate()
         if pid is not None and alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+HTTP_SERVER = """
+import sys
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("hosts")
+
+
+@server.tool()
+def ping(host: str, count: int = 1) -> str:
+    \"\"\"Ping a host.\"\"\"
+    return "pong"
+
+
+server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_streamable_http_server_is_listed_then_replayed_when_it_is_down(pytester):
+    port = free_port()
+    (pytester.path / "http_server.py").write_text(HTTP_SERVER)
+    url = f"http://127.0.0.1:{port}/mcp"
+    path = pytester.makefile(
+        ".yaml",
+        suite=f"""
+        tools: {{mcp: {{url: "{url}", prefix: hosts_}}}}
+        cases:
+          - {{prompt: ping a, expect: {{tool: hosts_ping, args: {{host: a, count: 2}}}}}}
+        """,
+    )
+    server = subprocess.Popen([sys.executable, "http_server.py", str(port)], cwd=pytester.path)
+    try:
+        assert wait_until(lambda: accepts(port)), "the HTTP server never listened"
+        listed = load_suite(path, pytester.path, relist_mcp=True).cases[0].tools
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    (function,) = (tool["function"] for tool in listed)
+    assert (function["name"], function["description"]) == ("hosts_ping", "Ping a host.")
+    assert not accepts(port)
+    assert load_suite(path, pytester.path).cases[0].tools == listed
+    with pytest.raises(CaseFileError) as error:
+        load_suite(path, pytester.path, relist_mcp=True)
+    assert error.value.problem.startswith(f"MCP server `{url}` could not be reached: ")
 
 
 def test_without_the_mcp_package_the_error_names_the_extra(pytester, monkeypatch):
@@ -438,10 +499,15 @@ def test_suites_without_mcp_servers_never_import_the_sdk(pytester):
 @pytest.mark.parametrize(
     ("tools", "problem"),
     [
-        ("{mcp: {url: 'http://127.0.0.1:1/mcp', env: {A: b}}}", "tools"),
-        ("{mcp: {command: []}}", "tools"),
-        ("{mcp: {command: [x], prefix: 'a b'}}", "tools"),
-        ("{mcp: {command: [x], timeout: 0}}", "tools"),
+        (
+            "{mcp: {url: 'http://127.0.0.1:1/mcp', env: {A: b}}}",
+            "tools.mcp: 'env' is not one of url",
+        ),
+        ("{mcp: {}}", "tools.mcp: 'command' is a required property"),
+        ("{mcp: {command: []}}", "tools.mcp.command: [] should be non-empty"),
+        ("{mcp: [{command: [x]}, {cmd: [y]}]}", "tools.mcp[1]: Additional properties are not"),
+        ("{mcp: {command: [x], prefix: 'a b'}}", "tools.mcp.prefix: 'a b' does not match"),
+        ("{mcp: {command: [x], timeout: 0}}", "tools.mcp.timeout: 0 is less than or equal"),
     ],
 )
 def test_malformed_mcp_mappings_are_schema_errors(pytester, tools, problem):

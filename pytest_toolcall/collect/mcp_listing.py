@@ -103,6 +103,8 @@ def _explained(server: McpServer, exc: BaseException) -> str:
     if isinstance(exc, OSError) and server.url is None:
         return f"{what} could not be started: {exc.strerror or exc}"
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if server.url is not None and type(exc).__name__.endswith("ConnectError"):
+        return f"{what} could not be reached: {message}"
     if message == "Connection closed":
         return f"{what} exited before it listed its tools"
     if type(exc).__name__ == "MCPError":
