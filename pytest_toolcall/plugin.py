@@ -45,6 +45,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="send every request to the model; read and write no cassette",
     )
+    group.addoption(
+        "--toolcall-batch",
+        action="store_true",
+        default=None,
+        help="record through the Batch API (half price, within 24 h): what must be recorded "
+        "goes out as batches, followed until answered; a stopped run resumes them",
+    )
+    group.addoption(
+        "--toolcall-batch-poll",
+        type=float,
+        metavar="SECONDS",
+        help="with --toolcall-batch: seconds between two reads of a batch (default 30)",
+    )
     group.addoption("--toolcall-concurrency", type=int, help="requests in flight (default 8)")
     group.addoption("--toolcall-timeout", type=float, help="seconds per request (default 60)")
     group.addoption("--toolcall-retries", type=int, help="retries of transient errors (default 3)")
@@ -80,6 +93,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("toolcall_model", "default model(s), whitespace separated", type="args")
     parser.addini("toolcall_base_url", "OpenAI-compatible API base URL")
     parser.addini("toolcall_record_mode", "default cassette record mode", default="none")
+    parser.addini(
+        "toolcall_batch", "record through the Batch API when recording", type="bool", default=False
+    )
+    parser.addini("toolcall_batch_poll", "seconds between two reads of a batch", default="30")
     parser.addini("toolcall_concurrency", "requests in flight", default="8")
     parser.addini("toolcall_timeout", "seconds per request", default="60")
     parser.addini("toolcall_retries", "retries of transient errors", default="3")

@@ -27,6 +27,7 @@ from pytest_toolcall.report.gates import gate_failure_text, gate_record
 from pytest_toolcall.report.outputs import Gating, Outputs, write_outputs
 from pytest_toolcall.report.records import case_record
 from pytest_toolcall.report.render import Section, write_terminal
+from pytest_toolcall.send.batch import BatchSender, BatchSettings
 from pytest_toolcall.send.bodies import chat_completions_path
 from pytest_toolcall.send.redaction import Redactor
 from pytest_toolcall.send.transport import SendSettings
@@ -44,6 +45,7 @@ class RunSettings:
     policy: RecordPolicy = RecordPolicy()
     repeat: int = 1
     extra_scrubbed_headers: tuple[str, ...] = ()
+    batch: BatchSettings | None = None  # --toolcall-batch: record through the Batch API
 
 
 @dataclass
@@ -93,6 +95,9 @@ class ToolcallSession:
         self._records: dict[int, tuple[CaseResult, dict[str, Any]]] = {}
         self._cassette_owners: dict[Path, Path] = {}
         self._engine: Engine | None = None
+        self._batch = (
+            BatchSender(settings.send, settings.batch, self.redactor) if settings.batch else None
+        )
         self._session: pytest.Session | None = None
         self._shared_dir: Path | None = None  # the controller's, under pytest-xdist
         workerinput = getattr(config, "workerinput", None)
@@ -154,6 +159,8 @@ class ToolcallSession:
             return
         for selection in self._selections.values():
             self._answers(selection)
+        if self._batch is not None:  # every answer in before the first item runs
+            self._batch.run(self.config.pluginmanager.get_plugin("terminalreporter"))
 
     def _answers(self, selection: _Selection) -> SuiteAnswers:
         if selection.answers is None:
@@ -171,6 +178,17 @@ class ToolcallSession:
         recorder: Recorder
 
         def send(body: Any, body_hash: str, sample: int, on_answer: Any) -> None:
+            if self._batch is not None:
+                self._batch.submit(
+                    cassette_path(selection.suite.path, selection.model),
+                    recorder.url_for(body) if hasattr(recorder, "url_for") else recorder.url,
+                    body,
+                    body_hash,
+                    sample,
+                    on_answer,
+                    file=selection.file_id,
+                )
+                return
             if self._shared is None:
                 self._start_engine().submit(body, on_answer)
                 return
@@ -348,6 +366,8 @@ class ToolcallSession:
                     selection.answers.recorder.close(complete=complete)
                 except (OSError, CassetteError) as exc:
                     self.problems.append(f"recordings of {selection.file_id} not saved: {exc}")
+            if self._batch is not None:  # collected batches leave once their answers are saved
+                self.problems += self._batch.close(saved=not self.problems)
         if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -13,6 +13,7 @@ from pytest_toolcall.recorder import RecordPolicy
 from pytest_toolcall.report.baseline import BaselineError, load_baseline
 from pytest_toolcall.report.cost import PriceError, parse_prices
 from pytest_toolcall.report.outputs import Gating, Outputs
+from pytest_toolcall.send.batch import BatchSettings
 from pytest_toolcall.send.transport import SendSettings
 from pytest_toolcall.session import RunSettings, ToolcallSession
 
@@ -48,6 +49,34 @@ def _models(config: pytest.Config) -> list[str]:
         if not model.strip():
             raise pytest.UsageError("--model: the model name is empty")
     return models
+
+
+def _batch(config: pytest.Config, policy: RecordPolicy) -> BatchSettings | None:
+    """`--toolcall-batch` / ini `toolcall_batch`: record through the Batch API. The ini
+    setting means "when recording": a replaying (`none`) or live run ignores it; the
+    option asks for batches now, so with those it is an error."""
+    asked = bool(config.getoption("toolcall_batch", None))
+    if not (asked or config.getini("toolcall_batch")):
+        return None
+    if not asked and (policy.live or policy.record_mode == "none"):
+        return None
+    if policy.live:
+        raise pytest.UsageError(
+            "--toolcall-batch records answers into cassettes, and --toolcall-live keeps "
+            "none: a batch's answers would have nowhere to go (drop one of the two)"
+        )
+    if policy.record_mode == "none":
+        raise pytest.UsageError(
+            "--toolcall-batch needs a record mode that records (once, new_episodes, all or "
+            "rewrite): --record-mode=none only replays, so nothing would be sent"
+        )
+    if config.getoption("numprocesses", None):
+        raise pytest.UsageError(
+            "--toolcall-batch does not run under pytest-xdist (-n): its batches are "
+            "collected in one process before any test runs; drop -n"
+        )
+    poll_s = _number(config, "toolcall_batch_poll", "toolcall_batch_poll", float, 0)
+    return BatchSettings(poll_s=poll_s)
 
 
 def _threshold(config: pytest.Config) -> float | None:
@@ -104,6 +133,7 @@ def session_from_config(config: pytest.Config) -> ToolcallSession:
         policy=policy,
         repeat=_number(config, "toolcall_repeat", "toolcall_repeat", int, 1),
         extra_scrubbed_headers=tuple(config.getini("toolcall_scrub_headers")),
+        batch=_batch(config, policy),
     )
     alpha = config.getoption("toolcall_alpha", None)
     if alpha is not None and not 0 < alpha < 1:
