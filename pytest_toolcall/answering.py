@@ -72,7 +72,8 @@ class SuiteAnswers:
         self._futures: dict[str, list[Future[Answer]]] = {}
         self._hashes: dict[str, str] = {}
         self._results: dict[str, CaseResult] = {}
-        self._tools_json: dict[int, str] = {}  # cases share their suite's tools: encode once
+        # cases share their suite's tools: encoded once per API
+        self._tools_json: dict[tuple[int, str], str] = {}
 
     def submit(self, cases: Sequence[Case]) -> None:
         """Hand every sample of `cases` to the recorder, once (later calls are no-ops)."""
@@ -90,6 +91,8 @@ class SuiteAnswers:
             failed.set_result(Answer(error=f"cannot build the request: {exc}"))
             return [failed] * self.repeat
         what = f"case {case.id} of suite {self.suite.name}, model {self.model}"
+        if case.api != "chat":
+            what += f", {case.api} API"
         hint = self.record_hint[case.id]
         return [
             self.recorder.answer(body, body_hash, case.id, sample, what=what, hint=hint)
@@ -99,7 +102,10 @@ class SuiteAnswers:
     def _hash(self, case: Case, body: Mapping[str, Any]) -> str:
         if not case.tools:
             return request_hash(body)
-        known = self._tools_json.setdefault(id(case.tools), canonical_json(body["tools"]))
+        key = (id(case.tools), case.api)  # the tools as sent: each API has its own form
+        known = self._tools_json.get(key)
+        if known is None:
+            known = self._tools_json[key] = canonical_json(body["tools"])
         return request_hash(body, known={"tools": known})
 
     def result(self, case: Case) -> CaseResult:

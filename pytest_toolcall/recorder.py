@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_toolcall.cassettes import Cassette, CassetteError
 from pytest_toolcall.send.answers import Answer
+from pytest_toolcall.send.bodies import API_PATHS, CHAT_COMPLETIONS_PATH, body_api
 from pytest_toolcall.send.redaction import Redactor
 
 REPLAYING_MODES = ("none", "once", "new_episodes")
@@ -71,7 +72,10 @@ class Recorder:
         writes: bool = True,
     ) -> None:
         self.policy = policy
-        self.url = url
+        self.url = url  # where Chat Completions bodies go; Responses bodies beside it
+        self._urls = {
+            api: url.removesuffix(CHAT_COMPLETIONS_PATH) + path for api, path in API_PATHS.items()
+        }
         self.order = order  # label -> position, so saved interactions follow the cases
         self.writes = writes
         self.used: set[tuple[tuple[str, str, str], int]] = set()
@@ -104,17 +108,18 @@ class Recorder:
 
         `what` names the request and `hint` says how to record it, for the messages.
         """
-        self.used.add((Cassette.key("POST", self.url, body_hash), sample))
+        url = self.url_for(body)
+        self.used.add((Cassette.key("POST", url, body_hash), sample))
         if self.broken is not None:
             return _answered(Answer(error=self.broken))
-        if self.replays(body_hash, sample):
+        if self.replays(body_hash, sample, url):
             assert self.cassette is not None
-            found = self.cassette.find("POST", self.url, body_hash, sample)
+            found = self.cassette.find("POST", url, body_hash, sample)
             assert found is not None
             return _answered(found.answer)
         if self.policy.replays and self.cassette is not None:
             # a recording that cannot be served: reported by `none`, asked again otherwise
-            problem = self.cassette.unusable("POST", self.url, body_hash, sample)
+            problem = self.cassette.unusable("POST", url, body_hash, sample)
             if problem is not None and not self.policy.sends:
                 return _answered(Answer(error=f"{what}: {problem}"))
         if not self.policy.sends:
@@ -130,11 +135,17 @@ class Recorder:
         )
         return future
 
-    def replays(self, body_hash: str, sample: int) -> bool:
-        """Whether `answer` would serve this sample from the cassette, sending nothing."""
+    def url_for(self, body: Mapping[str, Any]) -> str:
+        """Where `body` is posted: its API's path. Method, path and body hash find a
+        recording, so a case never replays what another API answered."""
+        return self._urls[body_api(body)]
+
+    def replays(self, body_hash: str, sample: int, url: str | None = None) -> bool:
+        """Whether `answer` would serve this sample from the cassette, sending nothing
+        (`url`: the request's, `url_for(body)`; default the Chat Completions one)."""
         if self.broken is not None or not self.policy.replays or self.cassette is None:
             return False
-        found = self.cassette.find("POST", self.url, body_hash, sample)
+        found = self.cassette.find("POST", url or self.url, body_hash, sample)
         return found is not None and found.answer.error is None
 
     def _arrived(

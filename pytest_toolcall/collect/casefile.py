@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_toolcall.collect.api import api_problems
 from pytest_toolcall.collect.errors import CaseFileError, Problem
 from pytest_toolcall.collect.expectations import located_expectation_problems
 from pytest_toolcall.collect.lines import line_at, line_of
@@ -48,6 +49,7 @@ class Case:
     tool_choice: str | Mapping[str, str] | None
     params: Mapping[str, Any]
     tool_parameters: Mapping[str, Mapping[str, Any]] = field(repr=False)
+    api: str = "chat"  # "chat" (Chat Completions) or "responses"; see collect.api
 
     @property
     def prompt(self) -> str:
@@ -68,6 +70,7 @@ class Suite:
     threshold: float
     tag_thresholds: Mapping[str, float]
     cases: tuple[Case, ...]
+    api: str = "chat"  # the file's `api:` (each case may say its own)
 
 
 def looks_like_case_file(path: Path) -> bool:
@@ -124,6 +127,7 @@ def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
         threshold=float(document.get("threshold", 1.0)),
         tag_thresholds=tag_thresholds,
         cases=tuple(cases),
+        api=document.get("api", "chat") if ("api",) not in broken else "chat",
     )
 
 
@@ -233,6 +237,14 @@ class _CaseBuilder:
                 message_problems(raw["messages"], None if parameters is None else list(parameters))
             )
         found += [(("tags",), text) for tag in raw.get("tags", ()) if (text := tag_problem(tag))]
+        api = raw.get("api", self.document.get("api", "chat"))
+        params = {**self.document.get("params", {}), **raw.get("params", {})}
+        # (a param of the file's own is named once, not once per case)
+        self.problems += [
+            p
+            for p in api_problems(api, params, raw, self.document, case_id)
+            if p not in self.problems
+        ]
         self.problems += [Problem(text, case_id, line_at(raw, where)) for where, text in found]
         if len(self.problems) > before or parameters is None:
             return None
@@ -246,8 +258,9 @@ class _CaseBuilder:
             system=system,
             tools=tools,
             tool_choice=_plain(raw.get("tool_choice", self.document.get("tool_choice"))),
-            params={**self.document.get("params", {}), **raw.get("params", {})},
+            params=params,
             tool_parameters=parameters,
+            api=api,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from pytest_toolcall.collect.expectations import dotted
+from pytest_toolcall.collect.metaschema import check_parameters
 from pytest_toolcall.collect.structure import casefile_schema, inline_refs
+from pytest_toolcall.collect.tool_formats import chat_tools
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
 
 if TYPE_CHECKING:
@@ -52,7 +55,7 @@ def resolve_tools(
             raise ToolsError(problem)
         return tuple(listed)
     if isinstance(value, list):
-        tools, problem = tuple(value), tools_problem(value)
+        tools, problem = _checked_inline(value)
     else:
         tools_path = path.parent / value
         if not tools_path.is_file():
@@ -82,7 +85,23 @@ def _read_tools_file(tools_path: Path, mtime_ns: int) -> tuple[Tools, str | None
     if error is not None:
         where = dotted(error.absolute_path) or "top level"
         return (), f"tools file {tools_path}: {where}: {error.message}"
-    return tuple(tools), tools_problem(tools)
+    normalised = chat_tools(tools)  # either API's form -> the internal (Chat) one
+    return normalised, tools_problem(normalised)
+
+
+# repr digest of an inline list -> (its tools, problem): cases repeating a list share one
+_INLINE_CHECKED: dict[bytes, tuple[Tools, str | None]] = {}
+
+
+def _checked_inline(value: list[Any]) -> tuple[Tools, str | None]:
+    """An inline list in internal form and its problem, checked once per distinct content
+    (`repr` tells 1, 1.0, True and '1' apart); equal lists get the very same tuple."""
+    key = hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    known = _INLINE_CHECKED.get(key)
+    if known is None:
+        tools = chat_tools(value)  # either API's form -> the internal (Chat) one
+        known = _INLINE_CHECKED[key] = (tools, tools_problem(tools))
+    return known
 
 
 def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
@@ -95,7 +114,7 @@ def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
         seen.add(name)
         parameters = tool["function"].get("parameters", {})
         try:
-            jsonschema.Draft202012Validator.check_schema(parameters)
+            check_parameters(parameters)  # jsonschema's check_schema, fast where it can be
         except jsonschema.SchemaError as exc:
             where = dotted(exc.absolute_path) or "parameters"
             return f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})"

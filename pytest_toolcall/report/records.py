@@ -83,6 +83,7 @@ def case_record(
         "file": file,
         "nodeid": nodeid,
         "model": result.model,
+        "api": getattr(result.case, "api", "chat"),  # the API the case was sent to
         "case": result.case.id,
         "prompt": result.case.prompt,
         "tags": list(result.case.tags),
@@ -225,6 +226,7 @@ def suite_summaries(
             "suite": suite,
             "label": labels[file],
             "model": model,
+            "api": _suite_api(records),
             "file": records[0].get("file"),
             "cases": len(records),
             "samples": counted.judged + counted.errors,
@@ -251,6 +253,12 @@ def suite_summaries(
             ]
         summaries.append(summary)
     return summaries
+
+
+def _suite_api(records: Sequence[Mapping[str, Any]]) -> str:
+    """The API a suite's cases were sent to: "chat", "responses", or "mixed"."""
+    apis = {record.get("api", "chat") for record in records}
+    return apis.pop() if len(apis) == 1 else "mixed"
 
 
 def _repeats(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -3,7 +3,13 @@
 Answers are parsed from the raw JSON body, not from the SDK's models, so a recorded
 answer replayed from a cassette goes through exactly the same parser as a live one.
 
-The parser is strict about the shape of a Chat Completions answer and never raises: a
+One parser reads both APIs' answers (a Chat Completions `chat.completion`, or a Responses
+`response`: told apart by the body's own `object`), so cassettes of either replay alike.
+In a Responses answer the `function_call` output items are the calls, in order (an answer
+of calls alone is calls, not "no output"); the `message` items' `output_text` parts are the
+text; `reasoning` and other items are not judged (a cassette keeps them, byte for byte).
+
+The parser is strict about the shape of an answer and never raises: a
 body that is not one (no choices, an HTML page, `{"error": ...}` sent with status 200, a
 `message` that is not an object, `tool_calls` that is not a list, a call without a
 function name, bytes that are not UTF-8 JSON) gives an `Answer` whose `error` says why in
@@ -30,6 +36,8 @@ class Answer:
     latency_ms: float | None = None
     total_tokens: int | None = None
     error: str | None = None
+    prompt_tokens: int | None = None  # input tokens: Chat's prompt_tokens, Responses' input_tokens
+    completion_tokens: int | None = None  # output tokens (completion_tokens / output_tokens)
 
 
 class _NotAnAnswer(Exception):
@@ -62,6 +70,8 @@ def _parse(payload: bytes, latency_ms: float | None) -> Answer:
         raise _NotAnAnswer(f"is not a JSON object: {_snippet(payload)}")
     if data.get("error") is not None:
         raise _NotAnAnswer(f"is an error, though its status is 2xx: {_error_message(data)}")
+    if data.get("object") == "response":
+        return _parse_response(data, latency_ms)
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         raise _NotAnAnswer("has no choices")
@@ -80,14 +90,71 @@ def _parse(payload: bytes, latency_ms: float | None) -> Answer:
     if not isinstance(tool_calls, list):
         raise _NotAnAnswer(f"has tool_calls that is not a list: {_short(tool_calls)}")
     calls = tuple(_tool_call(index, call) for index, call in enumerate(tool_calls))
-    usage = data.get("usage")
-    total = usage.get("total_tokens") if isinstance(usage, dict) else None
     return Answer(
         calls=calls,
         text=content,
         latency_ms=latency_ms,
-        total_tokens=total if isinstance(total, int) and not isinstance(total, bool) else None,
+        **_usage(data, "prompt_tokens", "completion_tokens"),
     )
+
+
+def _parse_response(data: dict[str, Any], latency_ms: float | None) -> Answer:
+    """A Responses API answer: calls from `function_call` items, text from `message` items."""
+    if data.get("status") == "failed":
+        raise _NotAnAnswer("is a failed response: " + _short(data.get("error")))
+    output = data.get("output")
+    if not isinstance(output, list):
+        raise _NotAnAnswer(f"has no output list: {_short(output)}")
+    calls: list[ToolCall] = []
+    texts: list[str] = []
+    for index, item in enumerate(output):
+        if not isinstance(item, dict):
+            raise _NotAnAnswer(f"has output item {index} that is not an object: {_short(item)}")
+        kind = item.get("type")
+        if kind == "function_call":
+            name = item.get("name")
+            if not isinstance(name, str) or not name:
+                raise _NotAnAnswer(f"has a function_call without a name: {_short(item)}")
+            calls.append(ToolCall(name=name, arguments=_arguments_text(item.get("arguments"))))
+        elif kind == "message":
+            texts += _output_texts(index, item.get("content"))
+    return Answer(
+        calls=tuple(calls),
+        text="".join(texts) if texts else None,
+        latency_ms=latency_ms,
+        **_usage(data, "input_tokens", "output_tokens"),
+    )
+
+
+def _output_texts(index: int, content: Any) -> list[str]:
+    if content is None:
+        return []
+    if not isinstance(content, list):
+        raise _NotAnAnswer(f"has message {index} whose content is not a list: {_short(content)}")
+    texts = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "output_text":
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise _NotAnAnswer(f"has output_text that is not text: {_short(part)}")
+            texts.append(text)
+    return texts
+
+
+def _usage(data: dict[str, Any], input_key: str, output_key: str) -> dict[str, int | None]:
+    """Token counts, where the answer gives them as integers."""
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+
+    def count(key: str) -> int | None:
+        value = usage.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return {
+        "total_tokens": count("total_tokens"),
+        "prompt_tokens": count(input_key),
+        "completion_tokens": count(output_key),
+    }
 
 
 def _tool_call(index: int, call: Any) -> ToolCall:
