@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from pytest_toolcall.cassettes import RECORD_MODES
-from pytest_toolcall.collect.casefile import looks_like_case_file
-from pytest_toolcall.nodes import STATE_KEY, CaseFile
-from pytest_toolcall.settings import session_from_config
+from pytest_toolcall.collect.api import APIS, dropped_text, suite_on_api
+from pytest_toolcall.collect.casefile import Case, Suite, looks_like_case_file, relative_path
+from pytest_toolcall.nodes import STATE_KEY, CaseFile, CaseItem, GateItem
+from pytest_toolcall.settings import run_api, session_from_config
 
 DEFAULT_FILE_GLOBS = "*.yaml *.yml"
 CASE_FILE_SUFFIXES = (".yaml", ".yml")
@@ -25,6 +26,10 @@ RECORD_MODE_HELP = (
     "cassette mode: none (default: replay only, offline), once/new_episodes (record what is "
     "missing), all (re-record what runs), rewrite (re-record, drop unused)"
 )
+
+
+class ToolcallApiWarning(pytest.PytestWarning):
+    """A case moved to another API by the run has params that API does not have."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         metavar="SECONDS",
         help="with --toolcall-batch: seconds between two reads of a batch (default 30)",
+    )
+    group.addoption(
+        "--toolcall-api",
+        choices=APIS,
+        help="send every case to this API: chat (Chat Completions) or responses, whatever "
+        "its file says (default: each case's api:, else chat)",
     )
     group.addoption("--toolcall-concurrency", type=int, help="requests in flight (default 8)")
     group.addoption("--toolcall-timeout", type=float, help="seconds per request (default 60)")
@@ -97,6 +108,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "toolcall_batch", "record through the Batch API when recording", type="bool", default=False
     )
     parser.addini("toolcall_batch_poll", "seconds between two reads of a batch", default="30")
+    parser.addini("toolcall_api", "API for every case: chat or responses (default: the files')")
     parser.addini("toolcall_concurrency", "requests in flight", default="8")
     parser.addini("toolcall_timeout", "seconds per request", default="60")
     parser.addini("toolcall_retries", "retries of transient errors", default="3")
@@ -135,6 +147,32 @@ def pytest_configure(config: pytest.Config) -> None:
     state = session_from_config(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(state, "toolcall-session")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--toolcall-api` / ini `toolcall_api`: every case on that API, whatever its file says
+    (before anything else looks at the items). Params the API lacks are dropped, with a
+    warning per file."""
+    api = run_api(config)
+    if api is None:
+        return
+    how = "--toolcall-api" if config.getoption("toolcall_api", None) else "ini toolcall_api"
+    moved: dict[int, tuple[Suite, dict[str, Case]]] = {}
+    for item in items:
+        suite = getattr(item, "suite", None)
+        if not isinstance(suite, Suite) or not isinstance(item, CaseItem | GateItem):
+            continue
+        if id(suite) not in moved:
+            on_api, dropped = suite_on_api(suite, api)
+            moved[id(suite)] = on_api, {case.id: case for case in on_api.cases}
+            if dropped and item.parent is not None:
+                where = relative_path(suite.path, config.rootpath)
+                item.parent.warn(ToolcallApiWarning(dropped_text(where, api, dropped, how)))
+        on_api, by_id = moved[id(suite)]
+        item.suite = on_api
+        if isinstance(item, CaseItem):
+            item.case = by_id[item.case.id]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_toolcall.cassettes import RECORD_MODES
+from pytest_toolcall.collect.api import APIS
 from pytest_toolcall.recorder import RecordPolicy
 from pytest_toolcall.report.baseline import BaselineError, load_baseline
 from pytest_toolcall.report.cost import PriceError, parse_prices
@@ -49,6 +50,15 @@ def _models(config: pytest.Config) -> list[str]:
         if not model.strip():
             raise pytest.UsageError("--model: the model name is empty")
     return models
+
+
+def run_api(config: pytest.Config) -> str | None:
+    """The API every case is sent to in this run (`--toolcall-api`, ini `toolcall_api`), or
+    None: each case's own `api:`."""
+    api = config.getoption("toolcall_api", None) or config.getini("toolcall_api") or None
+    if api is not None and api not in APIS:
+        raise pytest.UsageError(f"toolcall_api: {api!r} is not one of {', '.join(APIS)}")
+    return api
 
 
 def _batch(config: pytest.Config, policy: RecordPolicy) -> BatchSettings | None:
@@ -165,6 +175,7 @@ def session_from_config(config: pytest.Config) -> ToolcallSession:
             "threshold": threshold,
             "strict": strict,
             "base_url": send.base_url,
+            "api": run_api(config),
             "regressions": gating.regressions,
             "alpha": gating.alpha,
         },
