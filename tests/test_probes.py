@@ -66,3 +66,30 @@ def test_a_timeout_names_the_concurrency_as_the_likely_fix(pytester, fake_openai
         "--toolcall-retries=0",
     )
     result.stdout.fnmatch_lines(["*timed out after 0.2 s*--toolcall-concurrency (8)*"])
+
+
+def test_an_http_library_error_escaping_the_sdk_is_a_retried_connection_error():
+    # Seen in the full test run: in-process pytest sessions re-import httpcore2, so the
+    # SDK's exception map no longer matches and a raw ConnectError escaped as "internal".
+    import asyncio
+
+    from pytest_toolcall.send.transport import Sender, SendSettings
+
+    class ConnectError(Exception):
+        __module__ = "httpcore2._exceptions"
+
+    class Client:
+        base_url = "http://127.0.0.1:9/v1/"
+        posts = 0
+
+        async def post(self, *args, **kwargs):
+            Client.posts += 1
+            raise ConnectError("All connection attempts failed")
+
+    sender = Sender(SendSettings(base_url=Client.base_url, api_key=None, retries=1))
+    sender._client = Client()  # the SDK client, as open() would have made it
+    answer, exchange = asyncio.run(sender.send({}))
+    assert Client.posts == 2  # retried as a connection error
+    assert exchange is None
+    assert answer.error.startswith("no answer after 2 attempts: could not connect to")
+    assert "ConnectError: All connection attempts failed" in answer.error

@@ -23,6 +23,7 @@ BACKOFF_MAX_S = 20.0
 BACKOFF_JITTER_S = 0.5
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 NO_KEY_PLACEHOLDER = "no-key-set"
+HTTP_LIBRARIES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2"})
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,7 @@ class Sender:
                 "raise the timeout"
             ) from None
         except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise TransientError(
-                f"could not connect to {client.base_url} ({type(cause).__name__}: {cause}); "
-                "is the server running? (--toolcall-base-url / OPENAI_BASE_URL)"
-            ) from None
+            raise _unreachable(client, exc.__cause__ or exc) from None
         except openai.APIStatusError as exc:
             message = f"HTTP {exc.status_code} from {exc.request.url}: {_error_text(exc)}"
             if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
@@ -153,6 +150,12 @@ class Sender:
             if exc.status_code == 401 and not self.settings.api_key:
                 message += " (OPENAI_API_KEY is not set)"
             return Answer(error=self.redactor.error_text(message)), None
+        except Exception as exc:
+            # The SDK maps its HTTP library's errors, but an error of that library itself
+            # (httpx/httpcore, 1 or 2) can still escape it: it is the network, not us.
+            if type(exc).__module__.split(".")[0] not in HTTP_LIBRARIES:
+                raise
+            raise _unreachable(client, exc) from None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         exchange = Exchange(
             method=response.request.method,
@@ -166,6 +169,13 @@ class Sender:
             latency_ms=latency_ms,
         )
         return parse_completion(response.content, latency_ms=latency_ms), exchange
+
+
+def _unreachable(client: openai.AsyncOpenAI, cause: BaseException) -> TransientError:
+    return TransientError(
+        f"could not connect to {client.base_url} ({type(cause).__name__}: {cause}); "
+        "is the server running? (--toolcall-base-url / OPENAI_BASE_URL)"
+    )
 
 
 def _sdk_response_class() -> type:
