@@ -4,6 +4,11 @@ PyYAML follows YAML 1.1: `on`/`yes` are booleans, `12:30` is 750, `2024-05-01` a
 `010` octal and `1e3` a string. Here plain scalars resolve by the YAML 1.2 core schema
 (spec 10.3.2) instead; merge keys (`<<: *defaults`) still work. Mappings come back as
 `LineDict`, which remembers where they (and each key) started, for error messages.
+
+Speed: libyaml (PyYAML's C loader) parses and composes; tags resolve through a lean
+`resolve` (the C composer calls it for every scalar), and a document without anchors
+is built by one direct walk of its nodes instead of PyYAML's generic constructor (same
+objects, same errors; a document that reuses a node goes the generic way).
 """
 
 from __future__ import annotations
@@ -53,8 +58,78 @@ class LineDict(dict):
     flow: bool
 
 
+STR_TAG = "tag:yaml.org,2002:str"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MAP_TAG = "tag:yaml.org,2002:map"
+
+
+class _SharedNode(Exception):
+    """A node met twice (an alias): the document is built the generic way."""
+
+
 class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """Safe loader: core-schema scalars, line-annotated mappings, no duplicate keys."""
+
+    def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
+        """BaseResolver.resolve for a loader without path resolvers, minus its overhead."""
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return STR_TAG
+        return SEQ_TAG if kind is yaml.SequenceNode else MAP_TAG
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        try:
+            return _DirectBuilder(self).build(node)
+        except _SharedNode:
+            self.constructed_objects, self.recursive_objects = {}, {}
+            return super().construct_document(node)
+
+
+class _DirectBuilder:
+    """Builds a tree of nodes (no node met twice) as PyYAML's constructor would, in the
+    same depth-first document order, so the same error comes first; scalars of other
+    tags, sequences and mappings of other tags go to the loader's own constructors."""
+
+    def __init__(self, loader: Yaml12Loader) -> None:
+        self.loader = loader
+        self.constructors = loader.yaml_constructors
+        self.seen: set[int] = set()
+
+    def build(self, node: yaml.Node) -> Any:
+        kind, tag = type(node), node.tag
+        if kind is yaml.ScalarNode:
+            if tag == STR_TAG:
+                return node.value
+            if tag in _CORE_SCALAR_TAGS:
+                return self.constructors[tag](self.loader, node)
+            return self.loader.construct_object(node, deep=True)
+        if id(node) in self.seen:
+            raise _SharedNode
+        self.seen.add(id(node))
+        if kind is yaml.SequenceNode and tag == SEQ_TAG:
+            return [self.build(child) for child in node.value]
+        if kind is yaml.MappingNode and tag == MAP_TAG:
+            return self.mapping(node)
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode) -> LineDict:
+        """`_construct_mapping`, building keys and values with `build`."""
+        self.loader.flatten_mapping(node)
+        mapping = LineDict()
+        mapping.line = node.start_mark.line + 1
+        mapping.key_lines = {}
+        mapping.flow = bool(node.flow_style)
+        for key_node, value_node in node.value:
+            key = self.build(key_node)
+            if key in mapping:
+                raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+            mapping[key] = self.build(value_node)
+            if isinstance(key, str):
+                mapping.key_lines[key] = key_node.start_mark.line + 1
+        return mapping
 
 
 def _core_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
@@ -102,6 +177,7 @@ def _construct_mapping(loader: Yaml12Loader, node: yaml.MappingNode) -> LineDict
     return mapping
 
 
+_CORE_SCALAR_TAGS = frozenset({NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG})
 Yaml12Loader.add_constructor(INT_TAG, _construct_int)
 Yaml12Loader.add_constructor(FLOAT_TAG, _construct_float)
 Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
