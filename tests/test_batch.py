@@ -26,7 +26,7 @@ PENDING = Path("cassettes") / "m" / ".batches.json"
 def interrupting_conftest(after_waits: int) -> str:
     """A conftest whose K-th pause between two polls is a Ctrl-C."""
     return f"""
-from pytest_toolcall.send import batch
+from pytest_toolcall.send import batch_follow as batch
 
 _original = batch.wait
 waits = []

@@ -23,16 +23,23 @@ run that dies before that collects the same batch again, never pays for it twice
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_toolcall.send import batch_lines
 from pytest_toolcall.send.answers import Answer
-from pytest_toolcall.send.batch_lines import input_line, read_results, result_answer
+from pytest_toolcall.send.batch_follow import (
+    Followed,
+    Follower,
+    OnAnswer,
+    Request,
+    Say,
+    error_text,
+)
+from pytest_toolcall.send.batch_lines import input_line
 from pytest_toolcall.send.batch_state import (
     Line,
     PendingBatch,
@@ -44,14 +51,11 @@ from pytest_toolcall.send.batch_state import (
 )
 from pytest_toolcall.send.bodies import DEFAULT_BASE_URL
 from pytest_toolcall.send.redaction import Redactor
-from pytest_toolcall.send.transport import NO_KEY_PLACEHOLDER, Exchange, SendSettings
+from pytest_toolcall.send.transport import NO_KEY_PLACEHOLDER, SendSettings
 
 if TYPE_CHECKING:
     import openai
 
-OnAnswer = Callable[[Answer, Exchange | None], None]
-ENDED = frozenset({"failed", "expired", "cancelled"})  # a batch that ends without (all) answers
-MAX_MISSED_POLLS = 5  # reads of a batch failing in a row before the run stops waiting for it
 UPLOAD_TIMEOUT_S = 600.0
 LATE = (
     "not sent: with --toolcall-batch every request goes out before the first test runs, "
@@ -59,48 +63,9 @@ LATE = (
 )
 
 
-def wait(seconds: float) -> None:
-    """The pause between two polls (a function of its own: tests count polls with it)."""
-    time.sleep(seconds)
-
-
 @dataclass(frozen=True)
 class BatchSettings:
     poll_s: float = 30.0
-
-
-@dataclass
-class _Request:
-    """One cassette slot to answer, and everyone waiting for it."""
-
-    cassette: Path
-    url: str  # the full URL a live request would have gone to (the cassette's key)
-    endpoint: str  # the Batch API's endpoint, e.g. /v1/chat/completions
-    file: str
-    body: Mapping[str, Any]
-    body_hash: str
-    sample: int
-    callbacks: list[OnAnswer] = field(default_factory=list)
-
-    def answer(self, answer: Answer, exchange: Exchange | None) -> None:
-        callbacks, self.callbacks = self.callbacks, []
-        for on_answer in callbacks:
-            on_answer(answer, exchange)
-
-
-@dataclass
-class _Followed:
-    """A batch this round waits for, and which of its lines are this run's requests."""
-
-    pending: PendingFile
-    batch: PendingBatch
-    mine: dict[str, _Request]
-    status: str = ""
-    misses: int = 0
-    done: bool = False
-
-
-Say = Callable[[str, bool], None]
 
 
 class BatchSender:
@@ -111,7 +76,7 @@ class BatchSender:
         self.settings = settings
         self.redactor = redactor
         self.created = 0  # batches created by this run
-        self._requests: dict[Path, dict[str, _Request]] = {}  # folder -> custom_id -> request
+        self._requests: dict[Path, dict[str, Request]] = {}  # folder -> custom_id -> request
         self._pending: dict[Path, PendingFile] = {}
         self._client: openai.OpenAI | None = None
         self._closed = False
@@ -143,7 +108,7 @@ class BatchSender:
         request = slots.get(cid)
         if request is None:
             full_url = self._origin + url
-            request = _Request(cassette, full_url, endpoint, file, body, body_hash, sample)
+            request = Request(cassette, full_url, endpoint, file, body, body_hash, sample)
             slots[cid] = request
         request.callbacks.append(on_answer)
 
@@ -181,8 +146,8 @@ class BatchSender:
             self._client = None
         return problems
 
-    def _round(self, requests: dict[Path, dict[str, _Request]], say: Say) -> None:
-        followed: list[_Followed] = []
+    def _round(self, requests: dict[Path, dict[str, Request]], say: Say) -> None:
+        followed: list[Followed] = []
         for folder, slots in requests.items():
             pending = self._pending.get(folder)
             if pending is None:
@@ -198,11 +163,9 @@ class BatchSender:
             claimed = {cid for item in followed for cid in item.mine}
             fresh = {cid: r for cid, r in slots.items() if cid not in claimed}
             followed += self._submitted(pending, fresh, say)
-        self._follow(followed, say)
+        Follower(self._openai(), self.redactor, say).follow(followed, self.settings.poll_s)
 
-    def _resumed(
-        self, pending: PendingFile, slots: dict[str, _Request], say: Say
-    ) -> list[_Followed]:
+    def _resumed(self, pending: PendingFile, slots: dict[str, Request], say: Say) -> list[Followed]:
         followed = []
         for batch in list(pending.batches.values()):
             mine = {cid: slots[cid] for cid in batch.lines if cid in slots}
@@ -220,12 +183,12 @@ class BatchSender:
                     f"{pending.path}): {len(mine)} request(s) of this run",
                     False,
                 )
-                followed.append(_Followed(pending, batch, mine))
+                followed.append(Followed(pending, batch, mine))
         return followed
 
     def _submitted(
-        self, pending: PendingFile, fresh: dict[str, _Request], say: Say
-    ) -> list[_Followed]:
+        self, pending: PendingFile, fresh: dict[str, Request], say: Say
+    ) -> list[Followed]:
         by_endpoint: dict[str, list[tuple[str, bytes]]] = {}
         for cid, request in fresh.items():
             line = input_line(cid, request.endpoint, request.body)
@@ -245,7 +208,7 @@ class BatchSender:
                 mine = {cid: fresh[cid] for cid, _ in chunk}
                 batch = self._create(pending, endpoint, chunk, mine, say)
                 if batch is not None:
-                    followed.append(_Followed(pending, batch, mine))
+                    followed.append(Followed(pending, batch, mine))
         return followed
 
     def _create(
@@ -253,7 +216,7 @@ class BatchSender:
         pending: PendingFile,
         endpoint: str,
         chunk: list[tuple[str, bytes]],
-        mine: dict[str, _Request],
+        mine: dict[str, Request],
         say: Say,
     ) -> PendingBatch | None:
         import openai
@@ -292,111 +255,6 @@ class BatchSender:
         )
         return batch
 
-    def _follow(self, followed: list[_Followed], say: Say) -> None:
-        while True:
-            for item in followed:
-                if not item.done:
-                    self._poll(item, say)
-            if all(item.done for item in followed):
-                return
-            wait(self.settings.poll_s)
-
-    def _poll(self, item: _Followed, say: Say) -> None:
-        import openai
-
-        batch_id = item.batch.id
-        try:
-            batch = self._openai().batches.retrieve(batch_id)
-        except openai.NotFoundError as exc:
-            text = self._error_text(exc)
-            say(f"batch {batch_id} is not at {item.batch.server} ({text}): submitted again", True)
-            self._finish(item, {}, ended=f"was not found ({text})")
-            return
-        except openai.OpenAIError as exc:
-            item.misses += 1
-            text = self._error_text(exc)
-            say(f"batch {batch_id} could not be read ({text})", True)
-            if item.misses >= MAX_MISSED_POLLS:
-                self._give_up(item, f"batch {batch_id} could not be read ({text})")
-            return
-        item.misses = 0
-        counts = batch.request_counts
-        progress = f"{counts.completed}/{counts.total}" if counts is not None else "?"
-        if counts is not None and counts.failed:
-            progress += f", {counts.failed} failed"
-        status = f"{batch.status} {progress}"
-        if status != item.status:
-            item.status = status
-            say(f"batch {batch_id}: {status}", False)
-        if batch.status == "completed":
-            self._collect(item, batch, say, ended=None)
-        elif batch.status in ENDED:
-            ended = self.redactor.error_text(_ending(batch))
-            say(
-                f"batch {batch_id} {ended}: what it did not answer is submitted again on the "
-                "next run",
-                True,
-            )
-            self._collect(item, batch, say, ended=ended)
-
-    def _collect(self, item: _Followed, batch: Any, say: Say, *, ended: str | None) -> None:
-        import openai
-
-        results: dict[str, dict[str, Any]] = {}
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            try:
-                data = self._openai().files.content(file_id).content
-            except openai.OpenAIError as exc:
-                self._give_up(
-                    item,
-                    f"the answers of batch {batch.id} ({file_id}) could not be "
-                    f"downloaded ({self._error_text(exc)})",
-                )
-                return
-            found, unreadable = read_results(data)
-            results.update(found)
-            if unreadable:
-                say(f"{unreadable} line(s) of {file_id} (batch {batch.id}) are not JSON", True)
-        self._finish(item, results, ended=ended)
-
-    def _finish(
-        self, item: _Followed, results: Mapping[str, dict[str, Any]], *, ended: str | None
-    ) -> None:
-        """Hand every line of this run to its request; what the run did not ask stays."""
-        batch = item.batch
-        for cid, request in item.mine.items():
-            record = results.get(cid)
-            exchange = None
-            if record is not None:
-                answer, exchange = result_answer(
-                    record, url=request.url, body=request.body, batch_id=batch.id
-                )
-            elif ended is not None:
-                answer = Answer(
-                    error=f"batch {batch.id} {ended} without answering this request: it is "
-                    "submitted again on the next run"
-                )
-            else:
-                answer = Answer(error=f"batch {batch.id} completed without an answer for it")
-            if record is not None or ended is None:
-                batch.lines.pop(cid, None)  # collected (a failed line too: never recorded)
-            request.answer(answer, exchange)
-        if ended is not None:
-            batch.ended = ended
-        if not batch.lines:
-            item.pending.batches.pop(batch.id, None)
-        item.done = True
-
-    def _give_up(self, item: _Followed, why: str) -> None:
-        """Stop waiting for a batch this run; it stays pending for the next."""
-        for request in item.mine.values():
-            request.answer(
-                Answer(error=f"{why}: still pending in {item.pending.path}, run again"), None
-            )
-        item.done = True
-
     # -- the API ---------------------------------------------------------------------
 
     def _openai(self) -> openai.OpenAI:
@@ -414,18 +272,7 @@ class BatchSender:
         return self._client
 
     def _error_text(self, exc: Exception) -> str:
-        from pytest_toolcall.datagen.finetune_poll import api_error_text
-
-        return api_error_text(exc, self.redactor)
-
-
-def _ending(batch: Any) -> str:
-    """How a batch ended without answers: its status, and its errors when it gives them."""
-    errors = getattr(getattr(batch, "errors", None), "data", None) or []
-    reasons = "; ".join(
-        f"{e.code}: {e.message}" if getattr(e, "code", None) else str(e.message) for e in errors
-    )
-    return f"{batch.status}" + (f" ({reasons})" if reasons else "")
+        return error_text(exc, self.redactor)
 
 
 def _sayer(terminal: Any) -> Say:
