@@ -181,7 +181,7 @@ class ToolcallSession:
             if self._batch is not None:
                 self._batch.submit(
                     cassette_path(selection.suite.path, selection.model),
-                    recorder.url_for(body) if hasattr(recorder, "url_for") else recorder.url,
+                    recorder.url_for(body),
                     body,
                     body_hash,
                     sample,

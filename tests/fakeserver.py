@@ -688,7 +688,7 @@ class _Batches:
         body = line["body"]
         self.lines += 1
         record: dict[str, Any] = {"id": f"batch_req_{self.lines}", "custom_id": line["custom_id"]}
-        prompt = _last_user_text(body.get("messages", []))
+        prompt = _prompt(body)
         if prompt in self.fail_prompts:
             record.update(response=None, error={"code": "server_error", "message": "fake fail"})
             return record, True
@@ -701,7 +701,8 @@ class _Batches:
             response = {"status_code": answer["status"], "request_id": "req_fake", "body": error}
             record.update(response=response, error=None)
             return record, True
-        answer_body = _completion(body, answer, self.fake.model)
+        form = _response if endpoint.endswith("/responses") else _completion
+        answer_body = form(body, answer, self.fake.model)
         response = {"status_code": 200, "request_id": f"req_{self.lines}", "body": answer_body}
         record.update(response=response, error=None)
         return record, False

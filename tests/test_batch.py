@@ -362,6 +362,25 @@ def test_a_run_that_asks_part_of_a_pending_batch_leaves_the_rest_pending(
     assert not (pytester.path / PENDING).exists()
 
 
+def test_a_responses_suite_goes_to_a_responses_batch_and_replays(
+    pytester, fake_openai, drone_tools
+):
+    suite = drone_suite(3).replace(
+        "tool_choice: required\n", "tool_choice: required\napi: responses\n"
+    )
+    pytester.makefile(".yaml", suite=suite)
+    server = fake_openai(answers(3, wrong={1}))
+    result = record(pytester, server)
+    assert result.parseoutcomes() == {"passed": 3, "missed": 1}
+    (created,) = server.batches.batches.values()
+    assert created["endpoint"] == "/v1/responses"
+    assert {
+        json.loads(i["request"]["body"]).get("input") is not None for i in interactions(pytester)
+    } == {True}
+    assert {i["request"]["uri"].endswith("/v1/responses") for i in interactions(pytester)} == {True}
+    assert replay_offline(pytester).parseoutcomes() == {"passed": 3, "missed": 1}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
