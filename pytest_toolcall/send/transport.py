@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_toolcall.send.answers import Answer, parse_completion
-from pytest_toolcall.send.bodies import CHAT_COMPLETIONS_PATH
+from pytest_toolcall.send.bodies import request_path
 from pytest_toolcall.send.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Sender:
             # (it is what the cassette hash covers), and create's per-request walk of the
             # params through the SDK's type hints cost ~1 ms of CPU per request.
             response = await client.post(
-                CHAT_COMPLETIONS_PATH, cast_to=self._response_class, body=body
+                request_path(body), cast_to=self._response_class, body=body
             )
         except openai.APITimeoutError:
             raise TransientError(
