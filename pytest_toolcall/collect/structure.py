@@ -17,6 +17,7 @@ import jsonschema
 
 from pytest_toolcall.collect.errors import Problem
 from pytest_toolcall.collect.expectations import dotted
+from pytest_toolcall.collect.fastvalid import Check, Unsupported, compile_check
 from pytest_toolcall.collect.lines import case_label, line_at
 from pytest_toolcall.collect.yaml12 import LineDict
 
@@ -52,6 +53,15 @@ def _validator(definition: str | None = None) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(inline_refs(target, schema["$defs"]))
 
 
+@cache
+def _fast_check() -> Check | None:
+    """A yes/no check of the whole file, exact for this schema (None: it cannot be made)."""
+    try:
+        return compile_check(_validator().schema)
+    except Unsupported:
+        return None
+
+
 def _form_validator(form: str) -> jsonschema.protocols.Validator:
     """The validator of one expect form: 'call', 'calls', 'no_call' or 'any_of'."""
     branches = {"call": 0, "calls": 1, "no_call": 2}
@@ -71,7 +81,9 @@ def _sub_validator(where: tuple[Any, ...]) -> jsonschema.protocols.Validator:
 def structure_problems(document: LineDict) -> list[tuple[Path, Problem]]:
     """Every way the file breaks the schema, each with where (a key path); [] when none."""
     problems = []
-    errors = list(_validator().iter_errors(document))
+    fine = _fast_check()
+    # jsonschema looks for errors only in a file that has some (most files have none)
+    errors = [] if fine is not None and fine(document) else list(_validator().iter_errors(document))
     guessed = _guessed_keys(errors)
     broken_expects = set()
     for error in errors:

@@ -60,7 +60,7 @@ def resolve_tools(
         tools_path = path.parent / value
         if not tools_path.is_file():
             raise ToolsError(f"tools file not found: {tools_path}")
-        tools, problem = _read_tools_file(tools_path, tools_path.stat().st_mtime_ns)
+        tools, problem = _read_tools_file(tools_path, tools_path.read_bytes())
     if problem:
         raise ToolsError(problem)
     return tools
@@ -74,10 +74,12 @@ def _tools_file_validator() -> jsonschema.protocols.Validator:
 
 
 @cache
-def _read_tools_file(tools_path: Path, mtime_ns: int) -> tuple[Tools, str | None]:
-    """Read and check a tools file once per run (suites usually share one): (tools, problem)."""
+def _read_tools_file(tools_path: Path, data: bytes) -> tuple[Tools, str | None]:
+    """Parse and check a tools file once per content (suites usually share one; keyed by
+    its bytes, never its mtime, so an edited file is read again): (tools, problem)."""
     try:
-        tools = load_yaml(tools_path.read_text(encoding="utf-8"))
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text
+        tools = load_yaml(text)
     except (YamlError, UnicodeDecodeError) as exc:
         problem = getattr(exc, "problem", str(exc))
         return (), f"tools file {tools_path} is not valid JSON/YAML: {problem}"

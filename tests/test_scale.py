@@ -1,0 +1,237 @@
+"""Collection's fast paths give jsonschema's and PyYAML's answers, and caches never go stale.
+
+Speed itself is measured in benchmarks/, never here: these tests only pin behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from pytest_toolcall.collect import tools as tools_module
+from pytest_toolcall.collect.casefile import load_suite
+from pytest_toolcall.collect.errors import CaseFileError
+from pytest_toolcall.collect.fastvalid import Unsupported, compile_check
+from pytest_toolcall.collect.metaschema import _is_schema, check_parameters
+from pytest_toolcall.collect.structure import _validator
+from pytest_toolcall.collect.yaml12 import LineDict, Yaml12Loader, YamlError, load_yaml
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "move",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "direction": {"type": "string", "enum": ["left", "right"]},
+                "distance": {"type": "integer", "minimum": 0},
+            },
+            "required": ["direction"],
+        },
+    },
+}
+CASE = {"id": "c1", "prompt": "Move left 3", "expect": {"tool": "move", "args": {"distance": 3}}}
+ODD_VALUES: list[Any] = [
+    None, True, False, 0, 1, -1, 1.0, 2.5, float("nan"), "", "x", "function", "gate",
+    "required", "a b", [], [1], ["x"], {}, {"a": 1}, {"mcp": []}, {"mcp": {"url": "u"}},
+]  # fmt: skip
+
+
+def _mutations(rng: random.Random, node: Any, depth: int = 0) -> Any:
+    """`node` with a few random changes: values replaced, keys added, dropped or renamed."""
+    if isinstance(node, dict):
+        out = {key: _mutations(rng, value, depth + 1) for key, value in node.items()}
+        roll = rng.random()
+        if roll < 0.1 and out:
+            del out[rng.choice(list(out))]
+        elif roll < 0.2:
+            out[rng.choice(["prompt", "tools", "name", "type", "x", "parameters", "no_call"])] = (
+                rng.choice(ODD_VALUES)
+            )
+        return out
+    if isinstance(node, list):
+        out = [_mutations(rng, item, depth + 1) for item in node]
+        if rng.random() < 0.1:
+            out.append(rng.choice(ODD_VALUES))
+        return out
+    return rng.choice(ODD_VALUES) if rng.random() < 0.15 else node
+
+
+def test_fast_structure_check_agrees_with_jsonschema_on_mutated_files() -> None:
+    validator = _validator()
+    fine = compile_check(validator.schema)
+    document = {
+        "suite": "s",
+        "tools": [TOOL],
+        "params": {"seed": 1},
+        "threshold": 0.5,
+        "cases": [
+            CASE,
+            {**CASE, "id": "c2", "tools": [copy.deepcopy(TOOL)], "tool_choice": "auto"},
+            {"id": "c3", "messages": [{"role": "user", "content": "hi"}],
+             "expect": {"no_call": True}},
+            {"prompt": "p",
+             "expect": {"any_of": [{"tool": "move"}, {"calls": [{"tool": "move"}]}]}},
+        ],
+    }  # fmt: skip
+    assert fine(document) and not list(validator.iter_errors(document))
+    rng = random.Random(15)
+    verdicts = set()
+    for _ in range(1500):
+        mutated = _mutations(rng, document)
+        valid = not any(True for _ in validator.iter_errors(mutated))
+        assert fine(mutated) == valid, mutated
+        verdicts.add(valid)
+    assert verdicts == {True, False}
+
+
+def test_fast_structure_check_refuses_what_it_cannot_check_exactly() -> None:
+    for schema in ({"$ref": "#/x"}, {"enum": [1, "a"]}, {"const": 1}, {"format2": 1}):
+        with pytest.raises(Unsupported):
+            compile_check(schema)
+    assert compile_check({"not": {"minimum": 1}})(float("nan")) is False  # nan < 1 is False
+
+
+def _random_schema(rng: random.Random, depth: int = 0) -> Any:
+    keys = ["type", "properties", "items", "enum", "required", "minimum", "pattern", "anyOf"]
+    keys += ["$ref", "$id", "minLength", "additionalProperties", "x-extra", "dependencies"]
+    values: list[Any] = [
+        "string", "dict", ["string", "null"], ["a", "a"], [], -1, 0, 2.0, True, None, "a(",
+        "^a$", "#/$defs/a", {"type": "integer"}, {"a": {"type": "x"}}, {"a": {"type": "number"}},
+    ]  # fmt: skip
+    if depth < 3:
+        values += [_random_schema(rng, depth + 1), [_random_schema(rng, depth + 1)]]
+    if rng.random() < 0.05:
+        return rng.choice([True, False, 1, "x"])
+    return {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 4))}
+
+
+def test_parameters_check_never_accepts_what_jsonschema_refuses() -> None:
+    rng = random.Random(14)
+    for _ in range(600):
+        schema = _random_schema(rng)
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+            valid = True
+        except jsonschema.SchemaError:
+            valid = False
+        assert valid or not _is_schema(schema, 0), schema
+
+
+def test_parameters_check_raises_jsonschemas_own_error() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "dict"}}}
+    with pytest.raises(jsonschema.SchemaError) as ours:
+        check_parameters(schema)
+    with pytest.raises(jsonschema.SchemaError) as theirs:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    assert (ours.value.message, list(ours.value.absolute_path)) == (
+        theirs.value.message,
+        list(theirs.value.absolute_path),
+    )
+
+
+class _GenericLoader(Yaml12Loader):
+    """PyYAML's own construction and resolution, for comparison."""
+
+    resolve = yaml.resolver.BaseResolver.resolve
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        return yaml.constructor.BaseConstructor.construct_document(self, node)
+
+
+def _same(one: Any, two: Any) -> None:
+    assert type(one) is type(two)
+    if isinstance(one, LineDict):
+        assert (one.line, one.key_lines, one.flow) == (two.line, two.key_lines, two.flow)
+        assert list(one) == list(two)
+        for key in one:
+            _same(one[key], two[key])
+    elif isinstance(one, list):
+        assert len(one) == len(two)
+        for a, b in zip(one, two, strict=True):
+            _same(a, b)
+    else:
+        assert one == two or (one != one and two != two)  # nan
+
+
+YAML_DOCUMENTS = [
+    "a: 1\nb: [1, 2.5, .nan, ~, true, 0x1F, 0o7, 1e3, on, 12:30]\nc: {d: e, 'f': \"g\"}\n",
+    "base: &b {x: 1, y: [1, 2]}\nmerged:\n  <<: *b\n  z: 3\nagain: *b\n",
+    "list:\n  - &item {k: v}\n  - *item\n",
+    "bin: !!binary aGVsbG8=\nset: !!set {a, b}\nstr: !!str 12\nfloat: !!float 3\n",
+    "- - - deep\n    - [x, {y: z}]\n",
+    "",
+    "plain\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_DOCUMENTS)
+def test_direct_yaml_build_matches_pyyaml(text: str) -> None:
+    _same(load_yaml(text), yaml.load(text, Loader=_GenericLoader))  # noqa: S506
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [("a: 1\nb: 2\na: 3\n", 3), ("x:\n  - {k: 1, k: 2}\n", 2), ("y: &a {z: 1}\nw: *a\ny: 2\n", 3)],
+)
+def test_duplicate_keys_named_on_their_line(text: str, line: int) -> None:
+    with pytest.raises(YamlError) as error:
+        load_yaml(text)
+    assert error.value.line == line and "duplicate key" in error.value.problem
+
+
+def test_equal_inline_tool_lists_share_one_check_and_one_tuple(tmp_path: Path) -> None:
+    tools_text = (
+        "    tools: [{type: function, function: {name: move, parameters: {type: object, "
+        "properties: {distance: {type: integer, maximum: VALUE}}}}}]\n"
+    )
+    cases = "".join(
+        f"  - id: c{i}\n    prompt: Move {i}\n    expect: {{tool: move}}\n"
+        + tools_text.replace("VALUE", value)
+        for i, value in enumerate(["10", "10", "10.0", "true"])
+    )
+    path = tmp_path / "suite.yaml"
+    path.write_text("cases:\n" + cases, encoding="utf-8")
+    with pytest.raises(CaseFileError) as error:  # `maximum: true` is not a valid schema
+        load_suite(path, tmp_path)
+    assert [(p.case, p.line) for p in error.value.problems] == [("c3", 17)]  # its tools line
+    path.write_text("cases:\n" + cases.replace("true", "20"), encoding="utf-8")
+    first, second, third, fourth = load_suite(path, tmp_path).cases
+    assert first.tools is second.tools  # same content: one tuple, checked once
+    assert first.tools is not third.tools and third.tools is not fourth.tools  # 10 vs 10.0 vs 20
+    limits = [
+        c.tools[0]["function"]["parameters"]["properties"]["distance"]["maximum"]
+        for c in (first, third)
+    ]
+    assert [type(limit) for limit in limits] == [int, float]
+
+
+def test_a_changed_tools_file_is_read_again_even_with_the_same_mtime(tmp_path: Path) -> None:
+    tools_path = tmp_path / "tools.yaml"
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "tools: tools.yaml\ncases:\n  - id: c1\n    prompt: p\n    expect: {tool: move}\n",
+        encoding="utf-8",
+    )
+    tools_path.write_text(yaml.safe_dump([TOOL]), encoding="utf-8")
+    stat = tools_path.stat()
+    assert load_suite(suite, tmp_path).cases[0].tools[0]["function"]["name"] == "move"
+    renamed = copy.deepcopy(TOOL)
+    renamed["function"]["name"] = "glide"
+    tools_path.write_text(yaml.safe_dump([renamed]), encoding="utf-8")
+    import os
+
+    os.utime(tools_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime as before
+    with pytest.raises(CaseFileError) as error:
+        load_suite(suite, tmp_path)
+    assert "'move' is not one of the suite's tools: glide" in str(error.value)
+    tools_path.write_text("[not: valid", encoding="utf-8")
+    with pytest.raises(CaseFileError, match="is not valid JSON/YAML"):
+        load_suite(suite, tmp_path)
+    assert tools_module._read_tools_file.cache_info().currsize >= 2
