@@ -1,4 +1,4 @@
-"""The floor: a bare asyncio + httpx client sending the same request bodies as the plugin.
+"""The floor: a bare asyncio + httpx2 client sending the same request bodies as the plugin.
 
 ``python benchmarks/floor.py BODIES.jsonl --base-url URL --concurrency 32`` posts every
 body (one JSON object a line) to ``URL/chat/completions``, at most ``concurrency`` at a
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-import httpx
+import httpx2 as httpx  # the transport the openai SDK uses here
 
 
 async def send_all(bodies: list[dict[str, Any]], base_url: str, concurrency: int) -> int:

@@ -1,8 +1,9 @@
 """A pytest plugin for benchmark runs: where the wall time of one pytest process went.
 
-Loaded with ``-p phases`` (``benchmarks/`` on ``PYTHONPATH``). It only stamps session-level
-hooks (nothing per item, so it costs microseconds) and times pytest-toolcall's
-``run_batches`` (cassette load or live send, plus judging) when that plugin is active.
+Loaded with ``-p phases`` (``benchmarks/`` on ``PYTHONPATH``). It stamps session-level
+hooks and adds up the call phase of pytest-toolcall's items (case items and gates: the
+time they waited for their answers and judged them; the engine sends in the background
+meanwhile), so a run splits into start-up, collection, tests (of which items) and exit.
 At exit it writes JSON to ``$BENCH_PHASES_OUT``; ``$BENCH_T0`` is the launcher's
 ``time.time()`` just before it started the process.
 """
@@ -11,34 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from functools import wraps
-from typing import Any
 
 import pytest
 
 _stamps: dict[str, float] = {"plugin_imported": time.time()}
-_run_batches_s: list[float] = []
+_items = {"seconds": 0.0, "count": 0}
+TOOLCALL_ITEMS = ("CaseItem", "GateItem")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     _stamps["configured"] = time.time()
-    session_module = sys.modules.get("pytest_toolcall.session")
-    if session_module is None or not config.pluginmanager.has_plugin("toolcall-session"):
-        return
-    original = session_module.run_batches
-
-    @wraps(original)
-    def timed_run_batches(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            _run_batches_s.append(time.perf_counter() - started)
-
-    session_module.run_batches = timed_run_batches
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -47,6 +32,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     _stamps["collected"] = time.time()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    yield
+    if type(item).__name__ in TOOLCALL_ITEMS:
+        _items["seconds"] += time.perf_counter() - started
+        _items["count"] += 1
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -72,8 +66,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         "collect_s": between("session_started", "collected"),
         "run_s": between("collected", "tests_done"),
         "finish_s": between("tests_done", "unconfigured"),
-        "run_batches_s": sum(_run_batches_s) if _run_batches_s else None,
-        "calls": len(_run_batches_s),
+        "items_s": _items["seconds"] if _items["count"] else None,
+        "items": _items["count"],
     }
     with open(out, "w", encoding="utf-8") as stream:
         json.dump(phases, stream)

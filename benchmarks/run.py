@@ -5,11 +5,13 @@ process started the way a user starts it, timed wall-clock from launch to exit, 
 side pays its own interpreter start-up and imports:
 
 - live: ``python -m pytest DIR --toolcall-live --toolcall-concurrency=32`` against the
-  loopback server (200 ms per answer) vs ``benchmarks/floor.py`` (asyncio + httpx, a
+  loopback server (200 ms per answer) vs ``benchmarks/floor.py`` (asyncio + httpx2, a
   semaphore of 32) posting the very same request bodies to the same server;
-- replay: 1000 recorded cases in 10 files vs bare pytest running a module of 1000
-  ``assert True`` functions;
-- memory: peak RSS (``wait4`` rusage of the child) replaying 10,000 recorded cases.
+- replay with per-case tools: ~2000 recorded cases in 8 files, each case with its own 1-6
+  tools (BFCL's shape), vs bare pytest running a module of as many ``assert True``
+  functions; and the ``--collect-only`` of that set on its own;
+- replay at scale: 10,000 recorded cases in 10 files (shared tools file) vs bare pytest
+  with 10,000 trivial tests, and the peak RSS (``wait4`` rusage of the child) of that replay.
 
 Plugin auto-loading is off in every pytest process (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``;
 pytest-toolcall comes in with ``-p pytest_toolcall.plugin``), so whatever else is installed
@@ -67,6 +69,7 @@ class Row:
     target: float
     absolute_target: bool = False
     failed: str = ""
+    unit: str = " MB"  # of an absolute target
 
     @property
     def ratio(self) -> float:
@@ -120,7 +123,7 @@ class Bench:
 
     def warm_up(self) -> None:
         """Compile what the measured processes import into the byte-code cache (untimed)."""
-        modules = "pytest, openai, httpx, vcr, pytest_toolcall.plugin, phases"
+        modules = "pytest, openai, httpx2, vcr, pytest_toolcall.plugin, phases"
         subprocess.run([sys.executable, "-c", f"import {modules}"], env=self.env(), check=True)
 
     def wait_for_quiet(self) -> None:
@@ -163,7 +166,7 @@ class Bench:
     # -- scenarios ---------------------------------------------------------------------
 
     def live(self, server: BenchServer, cases: int, files: int, repeats: int) -> None:
-        """pytest-toolcall live vs the asyncio + httpx floor, same bodies, same server."""
+        """pytest-toolcall live vs the asyncio + httpx2 floor, same bodies, same server."""
         directory = self.work / f"live_{cases}_{files}"
         paths = make_suites(directory, cases, files)
         bodies = self.work / f"bodies_{cases}_{files}.jsonl"
@@ -172,7 +175,7 @@ class Bench:
             *self.ours,
             directory.name,
             f"--model={MODEL}",
-            f"--base-url={server.base_url}",
+            f"--toolcall-base-url={server.base_url}",
             "--toolcall-live",
             f"--toolcall-concurrency={CONCURRENCY}",
         ]
@@ -212,7 +215,7 @@ class Bench:
                 *self.ours,
                 directory.name,
                 f"--model={MODEL}",
-                f"--base-url={server.base_url}",
+                f"--toolcall-base-url={server.base_url}",
                 "--record-mode=once",
                 "--toolcall-concurrency=64",
             ]
@@ -220,48 +223,49 @@ class Bench:
         print(f"   recorded {directory.name} in {run.wall_s:.1f} s", file=sys.stderr)
         return failure(f"recording {directory.name}", run) if run.returncode else ""
 
-    def replay(self, recorder: BenchServer, cases: int, files: int) -> None:
-        """Replay of recorded cases vs bare pytest running as many trivial test functions."""
-        directory = self.work / f"replay_{cases}_{files}"
-        make_suites(directory, cases, files)
+    def replay(
+        self,
+        recorder: BenchServer,
+        cases: int,
+        files: int,
+        *,
+        per_case_tools: bool = False,
+        target: float = 1.0,
+        rss_target: float | None = None,
+        collect_target: float | None = None,
+    ) -> None:
+        """Replay of recorded cases vs bare pytest running as many trivial test functions;
+        with `rss_target`, a row of the replay's peak RSS; with `collect_target`, a row of
+        the `--collect-only` wall time of the same set."""
+        kind = "own tools per case" if per_case_tools else "shared tools"
+        directory = self.work / f"replay_{cases}_{files}{'_own' * per_case_tools}"
+        make_suites(directory, cases, files, per_case_tools=per_case_tools)
         trivial = make_trivial_tests(self.work / f"trivial_{cases}", cases).parent
         problems = [p for p in [self.record(recorder, directory)] if p]
+        self.measure([*self.bare, trivial.name])  # untimed: pytest caches the rewritten module
+        ours_command = [*self.ours, directory.name, f"--model={MODEL}"]
         ours_runs, bare_runs = self.alternate(
-            self.repeats,
-            [*self.ours, directory.name, f"--model={MODEL}"],
-            [*self.bare, trivial.name],
+            self.repeats, ours_command, [*self.bare, trivial.name]
         )
         problems += [failure("replay", r) for r in ours_runs if r.returncode]
         problems += [failure("bare pytest", r) for r in bare_runs if r.returncode]
         ours, bare = fastest(ours_runs), fastest(bare_runs)
-        label = f"replay, {cases} cases in {files} files vs bare pytest"
-        self.rows += [
-            Row(label, ours.wall_s, bare.wall_s, 1.5, failed="; ".join(problems)),
-            Row(label + " (second target)", ours.wall_s, bare.wall_s, 2.0),
-        ]
-        self.notes += [breakdown("replay", ours), breakdown("bare pytest", bare)]
-
-    def memory(self, recorder: BenchServer, cases: int, files: int) -> None:
-        """Peak RSS replaying `cases` recorded cases (bare pytest with as many tests for scale)."""
-        directory = self.work / f"memory_{cases}_{files}"
-        make_suites(directory, cases, files)
-        trivial = make_trivial_tests(self.work / f"trivial_{cases}", cases).parent
-        problems = [p for p in [self.record(recorder, directory)] if p]
-        self.measure([*self.bare, trivial.name])  # untimed: pytest caches the rewritten module
-        ours_runs, bare_runs = self.alternate(
-            1, [*self.ours, directory.name, f"--model={MODEL}"], [*self.bare, trivial.name]
-        )
-        ours, bare = ours_runs[0], bare_runs[0]
-        if ours.returncode:
-            problems.append(failure("memory replay", ours))
-        label = f"peak RSS, replay of {cases:,} cases in {files} files (floor: {cases:,} tests)"
-        self.rows.append(
-            Row(label, ours.max_rss_mb, bare.max_rss_mb, 300.0, True, "; ".join(problems))
-        )
+        label = f"replay, {cases:,} cases in {files} files ({kind}) vs bare pytest"
+        self.rows.append(Row(label, ours.wall_s, bare.wall_s, target, failed="; ".join(problems)))
+        if rss_target is not None:
+            label = f"peak RSS, that replay of {cases:,} cases (floor: {cases:,} trivial tests)"
+            self.rows.append(Row(label, ours.max_rss_mb, bare.max_rss_mb, rss_target, True))
         self.notes += [
-            breakdown(f"replay of {cases:,}", ours),
+            breakdown(f"replay of {cases:,} ({kind})", ours),
             breakdown(f"bare pytest, {cases:,} tests", bare),
         ]
+        if collect_target is not None:
+            collect_runs = self.alternate(self.repeats, [*ours_command, "--collect-only"])[0]
+            collect = fastest(collect_runs)
+            bad = failure("collect-only", collect) if collect.returncode else ""
+            label = f"collection (`--collect-only`) of those {cases:,} cases ({kind}), wall"
+            self.rows.append(Row(label, collect.wall_s, 0.0, collect_target, True, bad, " s"))
+            self.notes.append(breakdown(f"--collect-only of {cases:,} ({kind})", collect))
 
 
 def fastest(runs: Sequence[Measured]) -> Measured:
@@ -304,10 +308,8 @@ def breakdown(name: str, run: Measured) -> str:
         f" + collection {phase('collect_s')} + tests {phase('run_s')}"
         f" + summary/exit {phase('finish_s')}"
     )
-    if run.phases.get("run_batches_s") is not None:
-        line += (
-            f" (run_batches {run.phases['run_batches_s']:.2f} s over {run.phases['calls']} calls)"
-        )
+    if run.phases.get("items_s") is not None:
+        line += f" (in our {run.phases['items']} items {run.phases['items_s']:.2f} s)"
     return line + f"; CPU {run.cpu_s:.2f} s; peak RSS {run.max_rss_mb:.0f} MB"
 
 
@@ -317,12 +319,13 @@ def table(rows: Sequence[Row]) -> str:
         "|---|---:|---:|---:|---|---|",
     ]
     for row in rows:
-        unit = " MB" if row.absolute_target else ""
-        target = f"≤ {row.target:g} MB" if row.absolute_target else f"≤ {row.target:g}× floor"
+        unit = row.unit if row.absolute_target else ""
+        target = f"≤ {row.target:g}{unit}" if row.absolute_target else f"≤ {row.target:g}× floor"
         verdict = f"ERROR: {row.failed}" if row.failed else ("met" if row.met else "**missed**")
+        floor = f"{row.floor:.2f}{unit}" if row.floor else "—"
+        ratio = f"{row.ratio:.2f}×" if row.floor else "—"
         lines.append(
-            f"| {row.scenario} | {row.ours:.2f}{unit} | {row.floor:.2f}{unit} "
-            f"| {row.ratio:.2f}× | {target} | {verdict} |"
+            f"| {row.scenario} | {row.ours:.2f}{unit} | {floor} | {ratio} | {target} | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -341,7 +344,7 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         pass
     packages = ", ".join(
-        f"{name} {version(name)}" for name in ("pytest-toolcall", "pytest", "openai", "httpx")
+        f"{name} {version(name)}" for name in ("pytest-toolcall", "pytest", "openai", "httpx2")
     )
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory}; {platform.system()} {platform.release()}; "
@@ -353,7 +356,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run (~30 s)")
     parser.add_argument("--repeats", type=int, help="rounds per comparison (best counts)")
-    parser.add_argument("--only", choices=("live", "replay", "memory"), action="append")
+    parser.add_argument("--only", choices=("live", "replay", "scale"), action="append")
     parser.add_argument("--autoload", action="store_true", help="load all installed plugins")
     parser.add_argument(
         "--max-wait",
@@ -364,10 +367,10 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
-    only = set(args.only or ("live", "replay", "memory"))
+    only = set(args.only or ("live", "replay", "scale"))
     repeats = args.repeats or (1 if args.quick else 3)
     live_sizes = [(64, 4)] if args.quick else [(200, 10), (1000, 10), (1000, 1)]
-    replay_size, memory_size = ((200, 4), (1000, 10)) if args.quick else ((1000, 10), (10000, 10))
+    replay_size, scale_size = ((200, 4), (1000, 10)) if args.quick else ((2000, 8), (10000, 10))
 
     bench = Bench(
         Path(tempfile.mkdtemp(prefix="toolcall-bench-")),
@@ -384,11 +387,13 @@ def main() -> None:
                     print(f"-- live, {cases} cases in {files} files", file=sys.stderr)
                     bench.live(live, cases, files, min(repeats, 2) if cases >= 1000 else repeats)
             if "replay" in only:
-                print(f"-- replay, {replay_size[0]} cases", file=sys.stderr)
-                bench.replay(recorder, *replay_size)
-            if "memory" in only:
-                print(f"-- memory, {memory_size[0]} cases", file=sys.stderr)
-                bench.memory(recorder, *memory_size)
+                print(f"-- replay, {replay_size[0]} cases, own tools", file=sys.stderr)
+                bench.replay(
+                    recorder, *replay_size, per_case_tools=True, target=2.0, collect_target=1.5
+                )
+            if "scale" in only:
+                print(f"-- replay, {scale_size[0]} cases, shared tools", file=sys.stderr)
+                bench.replay(recorder, *scale_size, target=1.0, rss_target=300.0)
     finally:
         if args.keep:
             print(f"kept {bench.work}", file=sys.stderr)
