@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pytest_toolcall.agent_loop import AgentOutcome, AgentRun, StepRecord
 from pytest_toolcall.collect.casefile import Case, Suite
 from pytest_toolcall.judge import matching
 from pytest_toolcall.judge.matching import Outcome, Verdict
@@ -23,10 +24,12 @@ OUTCOME_ORDER = list(Outcome)  # worst first
 
 @dataclass(frozen=True)
 class Sample:
-    """One answer to a case and its verdict."""
+    """One answer to a case and its verdict (an agent case's: its last turn's, and every
+    turn's record)."""
 
     answer: Answer
     verdict: Verdict
+    steps: tuple[StepRecord, ...] = ()
 
 
 @dataclass
@@ -69,7 +72,7 @@ class SuiteAnswers:
     ) -> None:
         self.suite, self.model, self.recorder, self.repeat = suite, model, recorder, repeat
         self.record_hint = record_hint  # case id -> the command that records it
-        self._futures: dict[str, list[Future[Answer]]] = {}
+        self._futures: dict[str, list[Future[Answer]] | list[Future[AgentOutcome]]] = {}
         self._hashes: dict[str, str] = {}
         self._results: dict[str, CaseResult] = {}
         # cases share their suite's tools: encoded once per API
@@ -81,7 +84,9 @@ class SuiteAnswers:
             if case.id not in self._futures:
                 self._futures[case.id] = self._submit(case)
 
-    def _submit(self, case: Case) -> list[Future[Answer]]:
+    def _submit(self, case: Case) -> list[Future[Answer]] | list[Future[AgentOutcome]]:
+        if "steps" in case.expect:
+            return self._submit_agent(case)
         try:
             body = build_request(case, self.model)
             body_hash = self._hashes[case.id] = self._hash(case, body)
@@ -90,14 +95,47 @@ class SuiteAnswers:
             failed: Future[Answer] = Future()
             failed.set_result(Answer(error=f"cannot build the request: {exc}"))
             return [failed] * self.repeat
-        what = f"case {case.id} of suite {self.suite.name}, model {self.model}"
-        if case.api != "chat":
-            what += f", {case.api} API"
+        what = self._what(case)
         hint = self.record_hint[case.id]
         return [
             self.recorder.answer(body, body_hash, case.id, sample, what=what, hint=hint)
             for sample in range(self.repeat)
         ]
+
+    def _what(self, case: Case) -> str:
+        what = f"case {case.id} of suite {self.suite.name}, model {self.model}"
+        return what if case.api == "chat" else f"{what}, {case.api} API"
+
+    def _submit_agent(self, case: Case) -> list[Future[AgentOutcome]]:
+        """Every sample of an agent case, played turn by turn (see `agent_loop`)."""
+        hint, what = self.record_hint[case.id], self._what(case)
+
+        def body_for(messages: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+            return build_request(replace(case, messages=tuple(messages)), self.model)
+
+        outcomes: list[Future[AgentOutcome]] = []
+        for sample in range(self.repeat):
+
+            def ask(body: Mapping[str, Any], turn: int, sample: int = sample) -> Future[Answer]:
+                body_hash = self._hash(case, body)
+                self._hashes.setdefault(case.id, body_hash)  # the first turn's names the case
+                return self.recorder.answer(
+                    body, body_hash, case.id, sample, what=f"{what}, turn {turn + 1}", hint=hint
+                )
+
+            outcome: Future[AgentOutcome] = Future()
+            steps = case.expect["steps"]
+            AgentRun(
+                steps,
+                case.tool_results,
+                case.tool_parameters,
+                case.messages,
+                body_for=body_for,
+                ask=ask,
+                done=outcome.set_result,
+            ).start()
+            outcomes.append(outcome)
+        return outcomes
 
     def _hash(self, case: Case, body: Mapping[str, Any]) -> str:
         if not case.tools:
@@ -115,8 +153,11 @@ class SuiteAnswers:
         self.submit([case])
         samples = []
         for future in self._futures[case.id]:
-            answer = future.result()
-            samples.append(Sample(answer, judge(case, answer)))
+            answered = future.result()
+            if isinstance(answered, AgentOutcome):
+                samples.append(Sample(answered.answer, answered.verdict, answered.steps))
+            else:
+                samples.append(Sample(answered, judge(case, answered)))
         result = CaseResult(case, self.model, self._hashes[case.id], samples)
         self._results[case.id] = result
         return result

@@ -237,7 +237,7 @@ def test_every_problem_of_a_file_is_reported_at_once(pytester, fake_openai, dron
         ),
         (
             "{tool: land_drone, no_call: true}",
-            "expect: give one of tool, calls, no_call or any_of, not tool and no_call",
+            "expect: give one of tool, calls, no_call, any_of or steps, not tool and no_call",
         ),
         ("{args: {location: home_base}}", "expect: 'tool' is a required property"),
         ("{no_call: false}", "expect.no_call: must be true"),

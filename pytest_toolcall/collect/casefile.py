@@ -19,6 +19,7 @@ from pytest_toolcall.collect.expectations import located_expectation_problems
 from pytest_toolcall.collect.lines import line_at, line_of
 from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
 from pytest_toolcall.collect.messages import message_problems
+from pytest_toolcall.collect.steps import step_problems
 from pytest_toolcall.collect.structure import structure_problems
 from pytest_toolcall.collect.tags import tag_problem
 from pytest_toolcall.collect.tools import (
@@ -50,6 +51,7 @@ class Case:
     params: Mapping[str, Any]
     tool_parameters: Mapping[str, Mapping[str, Any]] = field(repr=False)
     api: str = "chat"  # "chat" (Chat Completions) or "responses"; see collect.api
+    tool_results: Mapping[str, Any] = field(default_factory=dict)  # agent cases' scripts
 
     @property
     def prompt(self) -> str:
@@ -228,10 +230,12 @@ class _CaseBuilder:
         )
         parameters = tool_parameters(tools) if tools is not None else None
         found: list[tuple[tuple[Any, ...], str]] = []
+        results = {**self.document.get("tool_results", {}), **raw.get("tool_results", {})}
         if parameters is not None:
             found += [
                 (p.path, p.text) for p in located_expectation_problems(raw["expect"], parameters)
             ]
+            found += [(p.path, p.text) for p in step_problems(raw["expect"], results, parameters)]
         if "messages" in raw:
             found += list(
                 message_problems(raw["messages"], None if parameters is None else list(parameters))
@@ -261,6 +265,7 @@ class _CaseBuilder:
             params=params,
             tool_parameters=parameters,
             api=api,
+            tool_results=_plain(results),
         )
 
 

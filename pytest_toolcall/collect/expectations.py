@@ -178,15 +178,19 @@ def _form_problems(
 
 
 def located_expectation_problems(
-    expect: JsonMap, tools: Mapping[str, JsonMap]
+    expect: JsonMap, tools: Mapping[str, JsonMap], at: Path = ("expect",)
 ) -> list[ExpectationProblem]:
-    """Why an expectation could never pass against these tools, each with its key path."""
+    """Why an expectation could never pass against these tools, each with its key path
+    (`at` is where the expectation itself sits, e.g. an agent case's step; the steps of an
+    agent case are checked one by one by `collect.steps`)."""
+    if "steps" in expect:
+        return []
     if "any_of" not in expect:
-        return _form_problems(expect, tools, ("expect",))
+        return _form_problems(expect, tools, at)
     return [
         problem
         for index, form in enumerate(expect["any_of"])
-        for problem in _form_problems(form, tools, ("expect", "any_of", index))
+        for problem in _form_problems(form, tools, (*at, "any_of", index))
     ]
 
 

@@ -67,6 +67,10 @@ def _form_validator(form: str) -> jsonschema.protocols.Validator:
     branches = {"call": 0, "calls": 1, "no_call": 2}
     if form == "any_of":
         return _sub_validator(("expect", "anyOf", 1))
+    if form == "steps":
+        return _sub_validator(("expect", "anyOf", 2))
+    if form == "final":  # a last agent step: no_call, and maybe its text
+        return _sub_validator(("step", "anyOf", 2))
     return _sub_validator(("single", "anyOf", branches[form]))
 
 
@@ -240,13 +244,19 @@ def _described(error: jsonschema.ValidationError, location: Path) -> str:
     return f"{where}{error.message}"
 
 
-def expect_shape_problems(expect: Any, path: Path, *, top: bool) -> Iterator[tuple[Path, str]]:
-    """What is wrong with the shape of an `expect` (or an any_of alternative)."""
+def expect_shape_problems(
+    expect: Any, path: Path, *, top: bool, step: bool = False
+) -> Iterator[tuple[Path, str]]:
+    """What is wrong with the shape of an `expect` (an any_of alternative, an agent step)."""
     if not isinstance(expect, Mapping):
         yield path, f"{dotted(path)}: must be a mapping: {{tool: ...}}, {{calls: [...]}}, "
         "{no_call: true} or {any_of: [...]}"
         return
     forms = {**EXPECT_FORMS, **({"any_of": ("any_of",)} if top else {})}
+    if top and not step:
+        forms["steps"] = ("steps",)
+    if step:
+        forms["no_call"] = ("no_call", "text")
     known = [key for keys in forms.values() for key in keys]
     unknown = [key for key in expect if key not in known]
     for key in unknown:
@@ -257,16 +267,23 @@ def expect_shape_problems(expect: Any, path: Path, *, top: bool) -> Iterator[tup
         return
     used = [form for form, keys in forms.items() if any(key in expect for key in keys)]
     if len(used) > 1:
-        names = ["tool", "calls", "no_call"] + (["any_of"] if top else [])
+        names = [
+            "tool",
+            "calls",
+            "no_call",
+            *(form for form in ("any_of", "steps") if form in forms),
+        ]
         listed = f"{', '.join(names[:-1])} or {names[-1]}"
         given = " and ".join("tool" if form == "call" else form for form in used)
         yield path, f"{dotted(path)}: give one of {listed}, not {given}"
         return
     form = used[0] if used else "call"
+    if form == "no_call" and step:
+        form = "final"
     for error in _form_validator(form).iter_errors(expect):
         location = (*path, *error.absolute_path)
-        if form == "any_of" and len(error.absolute_path) == 2:
-            continue  # each alternative on its own, below
+        if form in ("any_of", "steps") and len(error.absolute_path) == 2:
+            continue  # each alternative (or step) on its own, below
         if error.validator == "additionalProperties":
             keys = sorted(error.schema.get("properties", {}))
             for key in error.instance:
@@ -279,3 +296,7 @@ def expect_shape_problems(expect: Any, path: Path, *, top: bool) -> Iterator[tup
     if form == "any_of" and isinstance(expect.get("any_of"), list):
         for index, alternative in enumerate(expect["any_of"]):
             yield from expect_shape_problems(alternative, (*path, "any_of", index), top=False)
+    if form == "steps" and isinstance(expect.get("steps"), list):
+        for index, turn in enumerate(expect["steps"]):
+            at = (*path, "steps", index)
+            yield from expect_shape_problems(turn, at, top=True, step=True)

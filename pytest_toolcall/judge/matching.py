@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from jsonschema.exceptions import best_match
@@ -80,6 +80,7 @@ class ToolCall:
 
     name: str
     arguments: str  # the raw JSON string
+    id: str = field(default="", compare=False)  # the model's call id (results answer it)
 
 
 @dataclass(frozen=True)

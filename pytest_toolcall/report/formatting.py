@@ -17,7 +17,11 @@ def format_call(name: str, arguments: str) -> str:
 
 
 def format_expected(expect: Mapping[str, Any]) -> str:
-    """One line for what a case expects."""
+    """One line for what a case expects (an agent case: its steps, in order)."""
+    if "steps" in expect:
+        return " → ".join(
+            f"[{n}] {format_expected(step)}" for n, step in enumerate(expect["steps"], 1)
+        )
     if expect.get("no_call"):
         return "no call"
     if "any_of" in expect:
@@ -29,7 +33,12 @@ def format_expected(expect: Mapping[str, Any]) -> str:
 
 
 def format_actual(record: Mapping[str, Any]) -> str:
-    """One line for what the model answered."""
+    """One line for what the model answered (an agent case: every turn, with its outcome)."""
+    if record.get("steps"):
+        return " → ".join(
+            f"[{n}] {format_actual({**step, 'steps': None})} ({step['outcome']})"
+            for n, step in enumerate(record["steps"], 1)
+        )
     if record["outcome"] == "error":
         return "no answer"
     if record["actual"]:

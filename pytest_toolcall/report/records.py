@@ -101,6 +101,18 @@ def case_record(
         "total_tokens": [a.total_tokens for a in answers if a.total_tokens is not None],
         "request_hash": result.request_hash,
     }
+    if shown.steps:  # an agent case: every turn of the sample shown
+        record["steps"] = [
+            {
+                "outcome": step.outcome,
+                "detail": mask(step.detail),
+                "actual": [
+                    {"name": mask(c.name), "arguments": mask(c.arguments)} for c in step.calls
+                ],
+                "text": mask(step.text) if step.text is not None else None,
+            }
+            for step in shown.steps
+        ]
     # input / output token counts, when the answer carries them (they price a run)
     for field in ("prompt_tokens", "completion_tokens"):
         counts = [getattr(a, field, None) for a in answers]

@@ -115,7 +115,8 @@ def _parse_response(data: dict[str, Any], latency_ms: float | None) -> Answer:
             name = item.get("name")
             if not isinstance(name, str) or not name:
                 raise _NotAnAnswer(f"has a function_call without a name: {_short(item)}")
-            calls.append(ToolCall(name=name, arguments=_arguments_text(item.get("arguments"))))
+            arguments = _arguments_text(item.get("arguments"))
+            calls.append(ToolCall(name=name, arguments=arguments, id=_call_id(item.get("call_id"))))
         elif kind == "message":
             texts += _output_texts(index, item.get("content"))
     return Answer(
@@ -166,7 +167,14 @@ def _tool_call(index: int, call: Any) -> ToolCall:
     name = function.get("name")
     if not isinstance(name, str) or not name:
         raise _NotAnAnswer(f"has tool call {index} without a function name: {_short(call)}")
-    return ToolCall(name=name, arguments=_arguments_text(function.get("arguments")))
+    return ToolCall(
+        name=name, arguments=_arguments_text(function.get("arguments")), id=_call_id(call.get("id"))
+    )
+
+
+def _call_id(value: Any) -> str:
+    """The model's id of a call (a tool result answers it); "" when it gave none."""
+    return value if isinstance(value, str) else ""
 
 
 def _arguments_text(arguments: Any) -> str:
