@@ -19,6 +19,7 @@ class RunState(Protocol):
     """What items ask of the session's run state (`session.ToolcallSession`)."""
 
     strict: bool
+    lists_tools_again: bool
 
     def mask(self, text: str) -> str: ...
 
@@ -68,8 +69,11 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            self.suite = load_suite(self.path, self.config.rootpath)
-            models = _state(self.config).models_for(self.suite, self.path)
+            state = _state(self.config)
+            self.suite = load_suite(
+                self.path, self.config.rootpath, relist_mcp=state.lists_tools_again
+            )
+            models = state.models_for(self.suite, self.path)
         except CaseFileError as exc:
             exc.path = relative_path(self.path, self.config.invocation_params.dir)
             raise

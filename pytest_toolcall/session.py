@@ -219,11 +219,18 @@ class ToolcallSession:
         """How to record one case, pointing at the server the run uses (a bare command
         would send to OpenAI a request recorded from a local server)."""
         args = ["pytest", f"{selection.file_id}::{case.id}", f"--model={selection.model}"]
+        if api := self.outputs.options.get("api"):
+            args.append(f"--toolcall-api={api}")
         base_url = self.settings.send.base_url
         if base_url:
             args.append(f"--toolcall-base-url={base_url}")
         command = shlex.join([*args, "--record-mode=once"])
         return f"from {base_url}: {command}" if base_url else f"with OPENAI_API_KEY set: {command}"
+
+    @property
+    def lists_tools_again(self) -> bool:
+        """Whether tools from MCP servers are listed again (any run that records)."""
+        return self.settings.policy.sends
 
     def mask(self, text: str) -> str:
         """`text` with the run's credentials masked, for what the terminal shows."""

@@ -3,7 +3,6 @@ tools; expectations are checked against them; the snapshot makes replay need no 
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -20,7 +19,6 @@ from test_cassettes import NO_SOCKETS, toolcall_section
 
 pytest.importorskip("mcp")
 
-from pytest_toolcall import nodes  # noqa: E402
 from pytest_toolcall.collect.casefile import CaseFileError, load_suite  # noqa: E402
 from pytest_toolcall.collect.mcp_snapshot import changes_between, snapshot_path  # noqa: E402
 from pytest_toolcall.collect.mcp_tools import API_NAME, api_name  # noqa: E402
@@ -87,25 +85,6 @@ async def main():
 
 anyio.run(main)
 """
-RECORDING = ("--record-mode=once", "--record-mode=new_episodes", "--toolcall-live")
-
-
-@pytest.fixture(autouse=True)
-def nodes_pass_the_record_mode(monkeypatch):
-    """Until `nodes.py` passes `relist_mcp` to `load_suite`, pass it here as it would."""
-    if "relist_mcp" in inspect.getsource(nodes):
-        return
-    monkeypatch.setattr(
-        nodes, "load_suite", lambda path, rootdir: load_suite(path, rootdir, relist_mcp=RELIST[0])
-    )
-
-
-RELIST = [False]
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    RELIST[0] = any(arg.startswith(RECORDING) for arg in args)
-    return runpytest(pytester, *args)
 
 
 def weather_server(pytester: pytest.Pytester, units: str = '"c", "f"', more: str = READ_TOOL):
@@ -139,7 +118,7 @@ def error_lines(result: pytest.RunResult) -> list[str]:
 def test_listed_tools_are_the_suites_and_an_argument_outside_their_enum_is_an_error(pytester):
     weather_server(pytester)
     weather_suite(pytester, unit="kelvin")
-    result = run(pytester, "--model=m", "--record-mode=once", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--record-mode=once", "--collect-only")
     assert result.ret != 0
     assert error_lines(result) == [
         "suite.yaml:7: case 'paris': expect.args.unit: 'kelvin' is not one of c, f"
@@ -166,7 +145,7 @@ def test_recorded_then_replayed_with_the_server_gone_and_no_network(pytester, fa
         "read notes.txt": {"tool": "files_read", "args": {"path": "other.txt"}},
     }
     api = fake_openai(script)
-    recorded = run(
+    recorded = runpytest(
         pytester, "--model=m", f"--toolcall-base-url={api.base_url}", "--record-mode=once"
     )
     assert recorded.parseoutcomes() == {"passed": 1, "missed": 1, "failed": 1}, (
@@ -179,7 +158,7 @@ def test_recorded_then_replayed_with_the_server_gone_and_no_network(pytester, fa
     (pytester.path / "server.py").unlink()
     (pytester.path / "server-started").unlink()
     pytester.makeconftest(NO_SOCKETS)
-    replayed = run(pytester, "--model=m")
+    replayed = runpytest(pytester, "--model=m")
     assert replayed.parseoutcomes() == {"passed": 1, "missed": 1, "failed": 1}, (
         replayed.stdout.str()
     )
@@ -190,10 +169,10 @@ def test_recorded_then_replayed_with_the_server_gone_and_no_network(pytester, fa
 def test_recording_lists_again_and_says_what_changed(pytester):
     weather_server(pytester)
     weather_suite(pytester, unit="k")
-    first = run(pytester, "--model=m", "--record-mode=once", "--collect-only")
+    first = runpytest(pytester, "--model=m", "--record-mode=once", "--collect-only")
     assert "'k' is not one of c, f" in first.stdout.str()
     weather_server(pytester, units='"c", "f", "k"', more=FORECAST_TOOL)
-    second = run(pytester, "--model=m", "--record-mode=new_episodes", "--collect-only")
+    second = runpytest(pytester, "--model=m", "--record-mode=new_episodes", "--collect-only")
     assert error_lines(second) == [  # 'k' is valid now; files.read is gone, and it says why
         "suite.yaml:10: case 'read': expect.tool 'files_read' is not one of the suite's tools: "
         "get_forecast, get_weather"
@@ -218,13 +197,15 @@ def test_recording_lists_again_and_says_what_changed(pytester):
         "get_weather",
         "get_forecast",
     ]
-    assert "MCP tools changed" not in run(pytester, "--model=m", "--collect-only").stdout.str()
+    assert (
+        "MCP tools changed" not in runpytest(pytester, "--model=m", "--collect-only").stdout.str()
+    )
 
 
 def test_replay_without_a_snapshot_says_how_to_list(pytester):
     weather_server(pytester)
     weather_suite(pytester)
-    result = run(pytester, "--model=m", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--collect-only")
     assert error_lines(result) == [
         "suite.yaml:2: no snapshot of the tools of MCP server `python server.py` in "
         f"{snapshot_path(pytester.path / 'suite.yaml')}: list them once with "
@@ -292,7 +273,7 @@ raise SystemExit("acme: config file /etc/acme.toml not found")
 def test_a_server_that_crashes_at_start_is_a_one_line_error_with_its_stderr(pytester):
     (pytester.path / "server.py").write_text(CRASHING)
     weather_suite(pytester)
-    result = run(pytester, "--model=m", "--record-mode=once", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--record-mode=once", "--collect-only")
     assert error_lines(result) == [
         "suite.yaml:2: MCP server `python server.py` exited before it listed its tools; "
         "its stderr: loading acme config | acme: config file /etc/acme.toml not found"
@@ -309,7 +290,7 @@ def test_a_command_that_does_not_exist_is_an_error_naming_it(pytester):
           - {prompt: hi, expect: {no_call: true}}
         """,
     )
-    result = run(pytester, "--model=m", "--toolcall-live", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--toolcall-live", "--collect-only")
     (line,) = error_lines(result)
     assert line.startswith(
         "suite.yaml:1: MCP server `no-such-mcp-server --stdio` could not be started: "
@@ -353,7 +334,7 @@ def test_a_server_that_never_answers_times_out_and_is_stopped(pytester):
           - {prompt: hi, expect: {no_call: true}}
         """,
     )
-    result = run(pytester, "--model=m", "--record-mode=once", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--record-mode=once", "--collect-only")
     pid = int((pytester.path / "server.pid").read_text())
     try:
         assert error_lines(result) == [
@@ -377,11 +358,6 @@ def test_ctrl_c_while_listing_stops_the_server(pytester):
           - {prompt: hi, expect: {no_call: true}}
         """,
     )
-    if "relist_mcp" not in inspect.getsource(nodes):  # as the autouse fixture, in the child
-        pytester.makeconftest(
-            "import functools\nfrom pytest_toolcall import nodes\n"
-            "nodes.load_suite = functools.partial(nodes.load_suite, relist_mcp=True)\n"
-        )
     pid_file = pytester.path / "server.pid"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--record-mode=once"]
     process = subprocess.Popen(
@@ -471,7 +447,7 @@ def test_a_streamable_http_server_is_listed_then_replayed_when_it_is_down(pytest
 def test_without_the_mcp_package_the_error_names_the_extra(pytester, monkeypatch):
     monkeypatch.setitem(sys.modules, "mcp", None)  # `import mcp` now raises ImportError
     weather_suite(pytester)
-    result = run(pytester, "--model=m", "--record-mode=once", "--collect-only")
+    result = runpytest(pytester, "--model=m", "--record-mode=once", "--collect-only")
     assert error_lines(result) == [
         "suite.yaml:2: tools from an MCP server need the 'mcp' package: "
         "pip install 'pytest-toolcall[mcp]'"
