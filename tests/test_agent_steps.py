@@ -206,3 +206,21 @@ def test_an_agent_case_on_the_responses_api(pytester, fake_openai, drone_tools):
     output = next(item for item in items if item.get("type") == "function_call_output")
     assert call["name"] == "takeoff_drone" and output["call_id"] == call["call_id"]
     assert output["output"] == '{"status": "airborne"}'
+
+
+def test_export_skips_an_agent_case_and_counts_it(pytester, drone_tools, capsys):
+    from pytest_toolcall.datagen.cli import main
+
+    write(
+        pytester,
+        SUITE
+        + """
+  - id: plain
+    prompt: Land the drone at the home base
+    expect: {tool: land_drone, args: {location: home_base}}
+""",
+    )
+    out = pytester.path / "train.jsonl"
+    assert main(["export", str(pytester.path / "suite.yaml"), "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 1  # the plain case only
+    assert "1 case skipped (no single concrete answer): 1 agent steps" in capsys.readouterr().out

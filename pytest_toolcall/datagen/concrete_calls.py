@@ -119,6 +119,8 @@ def _resolve_form(form: Mapping[str, Any], tools: Mapping[str, Any]) -> list[tup
 
 def resolve_calls(case: Case) -> list[tuple[str, dict[str, Any]]]:
     """The concrete (tool, args) calls answering `case`, checked against its expectation."""
+    if "steps" in case.expect:
+        raise Unresolvable("agent steps")  # a multi-turn example is not written yet
     forms = case.expect.get("any_of", [case.expect])
     first_problem: Unresolvable | None = None
     for form in forms:
