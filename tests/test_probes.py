@@ -93,3 +93,23 @@ def test_an_http_library_error_escaping_the_sdk_is_a_retried_connection_error():
     assert exchange is None
     assert answer.error.startswith("no answer after 2 attempts: could not connect to")
     assert "ConnectError: All connection attempts failed" in answer.error
+
+
+def test_an_http_library_timeout_escaping_the_sdk_is_a_timeout():
+    import asyncio
+
+    from pytest_toolcall.send.transport import Sender, SendSettings
+
+    class ReadTimeout(Exception):
+        __module__ = "httpx2._exceptions"
+
+    class Client:
+        base_url = "http://127.0.0.1:9/v1/"
+
+        async def post(self, *args, **kwargs):
+            raise ReadTimeout("read timed out")
+
+    sender = Sender(SendSettings(base_url=Client.base_url, api_key=None, retries=0))
+    sender._client = Client()
+    answer, _ = asyncio.run(sender.send({}))
+    assert answer.error.startswith("no answer after 1 attempt: timed out after 60 s")

@@ -19,7 +19,7 @@ SECRET = "sk-test-0123456789abcdefSECRET"
 
 def _result(answer: SimpleNamespace, verdict: Verdict) -> SimpleNamespace:
     case = SimpleNamespace(id="land", prompt="Land", tags=(), expect={"tool": "land_drone"})
-    sample = SimpleNamespace(answer=answer, verdict=verdict)
+    sample = SimpleNamespace(answer=answer, verdict=verdict, steps=())
     return SimpleNamespace(
         case=case, model="m", request_hash="h", samples=[sample], passes=0, verdict=verdict
     )

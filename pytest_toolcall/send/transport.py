@@ -121,6 +121,14 @@ class Sender:
             return Answer(error=self.redactor.error_text(f"no answer after {tries}: {exc}")), None
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
+    def _timed_out(self) -> TransientError:
+        return TransientError(
+            f"timed out after {self.settings.timeout_s:g} s (--toolcall-timeout); a server "
+            "that answers fewer requests at once than --toolcall-concurrency "
+            f"({self.settings.concurrency}) queues the rest: lower the concurrency, or "
+            "raise the timeout"
+        )
+
     async def _send_once(
         self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
     ) -> tuple[Answer, Exchange | None]:
@@ -135,12 +143,7 @@ class Sender:
                 request_path(body), cast_to=self._response_class, body=body
             )
         except openai.APITimeoutError:
-            raise TransientError(
-                f"timed out after {self.settings.timeout_s:g} s (--toolcall-timeout); a server "
-                "that answers fewer requests at once than --toolcall-concurrency "
-                f"({self.settings.concurrency}) queues the rest: lower the concurrency, or "
-                "raise the timeout"
-            ) from None
+            raise self._timed_out() from None
         except openai.APIConnectionError as exc:
             raise _unreachable(client, exc.__cause__ or exc) from None
         except openai.APIStatusError as exc:
@@ -155,6 +158,8 @@ class Sender:
             # (httpx/httpcore, 1 or 2) can still escape it: it is the network, not us.
             if type(exc).__module__.split(".")[0] not in HTTP_LIBRARIES:
                 raise
+            if "Timeout" in type(exc).__name__:
+                raise self._timed_out() from None
             raise _unreachable(client, exc) from None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
         exchange = Exchange(
