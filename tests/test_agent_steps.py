@@ -186,8 +186,8 @@ def test_broken_agent_cases_are_collection_errors(pytester, drone_tools):
         [
             "*tool_results.control_camera[[]0[]].when*'sketch' is not one of*"
             "(this `when` can never match)*",
-            "*case 'no-result'*takeoff_drone is called before the last step but tool_results "
-            "has no result for it*",
+            "*case 'no-result'*takeoff_drone is called here but tool_results has no result "
+            "to send back*",
             "*case 'both-forms'*give one of tool, calls, no_call, any_of or steps*",
             "*case 'final-too-early'*only the last step may be no_call*",
         ],

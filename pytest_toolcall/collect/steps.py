@@ -2,7 +2,7 @@
 
 Each problem keeps its key path from the case, so its line can be found: a step that could
 never pass, a `no_call` step before the last, a
-`text:` on a step that calls, a tool called in a non-final step with no scripted result,
+`text:` on a step that calls, a tool called in a step with no scripted result to send back,
 a `when:` that can never match its tool's arguments, a result for a tool there is not.
 """
 
@@ -52,15 +52,11 @@ def step_problems(
             problems.append(_problem(at, "only the last step may be no_call (the final answer)"))
         if "text" in step and not step.get("no_call"):
             problems.append(_problem((*at, "text"), "only a no_call step has a final text"))
-        if index < last:
-            for name in sorted(_step_tools(step) - set(results)):
-                problems.append(
-                    _problem(
-                        at,
-                        f"{name} is called before the last step but tool_results "
-                        "has no result for it (the loop could not go on)",
-                    )
-                )
+        # every call gets its result back: after the last step too, the model must stop
+        for name in sorted(_step_tools(step) - set(results)):
+            problems.append(
+                _problem(at, f"{name} is called here but tool_results has no result to send back")
+            )
     for name, script in results.items():
         where: Path = ("tool_results", name)
         if name not in tools:
