@@ -208,19 +208,33 @@ def test_an_agent_case_on_the_responses_api(pytester, fake_openai, drone_tools):
     assert output["output"] == '{"status": "airborne"}'
 
 
-def test_export_skips_an_agent_case_and_counts_it(pytester, drone_tools, capsys):
+def test_export_writes_an_agent_case_as_one_multi_turn_example(pytester, drone_tools, capsys):
     from pytest_toolcall.datagen.cli import main
 
     write(
         pytester,
-        SUITE
+        SUITE.replace("{no_call: true, text: {$contains: img_001}}", "{no_call: true, text: Done.}")
         + """
-  - id: plain
-    prompt: Land the drone at the home base
-    expect: {tool: land_drone, args: {location: home_base}}
+  - id: open-ended
+    prompt: Take off to 30 m, then take a photo
+    expect:
+      steps:
+        - {tool: takeoff_drone, args: {altitude: 30}}
+        - {no_call: true, text: {$contains: airborne}}
 """,
     )
     out = pytester.path / "train.jsonl"
     assert main(["export", str(pytester.path / "suite.yaml"), "--out", str(out)]) == 0
-    assert len(out.read_text().splitlines()) == 1  # the plain case only
-    assert "1 case skipped (no single concrete answer): 1 agent steps" in capsys.readouterr().out
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 1  # the open-ended final text is not concrete: skipped, counted
+    roles = [m["role"] for m in lines[0]["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    messages = lines[0]["messages"]
+    assert messages[2] == {
+        "role": "tool",
+        "tool_call_id": "call_1_1",
+        "content": '{"status": "airborne"}',
+    }
+    assert messages[4]["content"] == '{"file": "img_001.jpg"}'  # chosen by `when`
+    assert messages[-1] == {"role": "assistant", "content": "Done."}
+    assert "1 agent steps without a literal final text" in capsys.readouterr().out

@@ -119,17 +119,31 @@ def _resolve_form(form: Mapping[str, Any], tools: Mapping[str, Any]) -> list[tup
 
 def resolve_calls(case: Case) -> list[tuple[str, dict[str, Any]]]:
     """The concrete (tool, args) calls answering `case`, checked against its expectation."""
-    if "steps" in case.expect:
-        raise Unresolvable("agent steps")  # a multi-turn example is not written yet
-    forms = case.expect.get("any_of", [case.expect])
+    return _resolve_expectation(case.expect, case.tool_parameters)
+
+
+def resolve_agent_turns(case: Case) -> tuple[list[list[tuple[str, dict[str, Any]]]], str]:
+    """An agent case's concrete calls, turn by turn, and its final text: the last step
+    must be `no_call` with a literal `text` (else there is no answer to train on)."""
+    *turns, last = case.expect["steps"]
+    text = last.get("text")
+    if not last.get("no_call") or not isinstance(text, str):
+        raise Unresolvable("agent steps without a literal final text")
+    return [_resolve_expectation(step, case.tool_parameters) for step in turns], text
+
+
+def _resolve_expectation(
+    expect: Mapping[str, Any], tool_parameters: Mapping[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    forms = expect.get("any_of", [expect])
     first_problem: Unresolvable | None = None
     for form in forms:
         try:
-            calls = _resolve_form(form, case.tool_parameters)
+            calls = _resolve_form(form, tool_parameters)
         except Unresolvable as problem:
             first_problem = first_problem or problem
             continue
-        verdict = judge(form, as_tool_calls(calls), case.tool_parameters)
+        verdict = judge(form, as_tool_calls(calls), tool_parameters)
         if verdict.passed:
             return calls
         first_problem = first_problem or Unresolvable(f"no valid call ({verdict.outcome})")

@@ -18,8 +18,14 @@ from pathlib import Path
 
 from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.collect.casefile import load_suite, looks_like_case_file
-from pytest_toolcall.datagen.concrete_calls import Unresolvable, resolve_calls, resolve_value
+from pytest_toolcall.datagen.concrete_calls import (
+    Unresolvable,
+    resolve_agent_turns,
+    resolve_calls,
+    resolve_value,
+)
 from pytest_toolcall.datagen.finetune_lines import (
+    build_agent_line,
     build_line,
     line_problems,
     strip_descriptions,
@@ -155,11 +161,14 @@ def export(
         for case in suite.cases:
             where = f"{path}::{case.id}"
             try:
-                calls = resolve_calls(case)
+                if "steps" in case.expect:
+                    turns, text = resolve_agent_turns(case)
+                    line = build_agent_line(case, turns, text, strip=strip)
+                else:
+                    line = build_line(case, resolve_calls(case), strip=strip)
             except Unresolvable as reason:
                 report.skipped[str(reason)] += 1
                 continue
-            line = build_line(case, calls, strip=strip)
             text = json.dumps(line, ensure_ascii=False)
             if problems := line_problems(json.loads(text)):
                 report.rejected.append(f"{where}: {'; '.join(problems)}")

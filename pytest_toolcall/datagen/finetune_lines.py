@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_toolcall.collect.casefile import Case
-from pytest_toolcall.datagen.concrete_calls import as_tool_calls
+from pytest_toolcall.datagen.concrete_calls import Unresolvable, as_tool_calls
 from pytest_toolcall.judge.matching import ToolCall, judge
+from pytest_toolcall.judge.steps import scripted_result
 
 SCHEMA_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 SCHEMA_DATA_KEYS = frozenset({"enum", "const", "default", "examples", "required"})
@@ -99,6 +100,46 @@ def build_line(
     return line
 
 
+def build_agent_line(
+    case: Case,
+    turns: Sequence[Sequence[tuple[str, Any]]],
+    final_text: str,
+    *,
+    strip: bool = False,
+) -> dict[str, Any]:
+    """One multi-turn example of an agent case: each turn's calls, the scripted result of
+    every call, then the final answer's text."""
+    line = build_line(case, turns[0], strip=strip) if turns else None
+    if line is None:
+        raise Unresolvable("agent steps without a call")
+    messages = line["messages"][:-1]
+    for number, calls in enumerate(turns, 1):
+        tool_calls = as_tool_calls(calls)
+        ids = [f"call_{number}_{index}" for index in range(1, len(tool_calls) + 1)]
+        messages.append(
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": i,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for i, c in zip(ids, tool_calls, strict=True)
+                ],
+            }
+        )
+        for call_id, call in zip(ids, tool_calls, strict=True):
+            result = scripted_result(case.tool_results, call)
+            if result is None:
+                raise Unresolvable("agent steps without a scripted result")
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
+    messages.append({"role": "assistant", "content": final_text})
+    line["messages"] = messages
+    line.pop("parallel_tool_calls", None)
+    return line
+
+
 def line_problems(line: Mapping[str, Any]) -> list[str]:
     """Why `line` is not a usable chat fine-tuning example with tool calls; [] when it is."""
     if set(line) - LINE_KEYS:
@@ -123,9 +164,28 @@ def line_problems(line: Mapping[str, Any]) -> list[str]:
     if "user" not in roles:
         problems.append("no user message")
     last = messages[-1] if isinstance(messages[-1], Mapping) else {}
-    calls = last.get("tool_calls")
-    if last.get("role") != "assistant" or not isinstance(calls, list) or not calls:
-        return [*problems, "the last message is not an assistant message with tool_calls"]
+    calling = [
+        m
+        for m in messages
+        if isinstance(m, Mapping) and m.get("role") == "assistant" and m.get("tool_calls")
+    ]
+    final_text = last.get("role") == "assistant" and isinstance(last.get("content"), str)
+    if not calling or not (last in calling or final_text):
+        return [
+            *problems,
+            "the last message is not an assistant message with tool_calls (or, after "
+            "one, the final answer's text)",
+        ]
+    for message in calling:
+        problems += _calls_problems(message["tool_calls"], parameters)
+    return problems
+
+
+def _calls_problems(calls: Any, parameters: Mapping[str, Any]) -> list[str]:
+    """Why an assistant message's `tool_calls` are not valid calls of the tools."""
+    if not isinstance(calls, list):
+        return ["tool_calls is not a list"]
+    problems: list[str] = []
     parsed = []
     for index, call in enumerate(calls):
         function = call.get("function") if isinstance(call, Mapping) else None
