@@ -63,6 +63,10 @@ SEQ_TAG = "tag:yaml.org,2002:seq"
 MAP_TAG = "tag:yaml.org,2002:map"
 
 
+PLAIN_TAG_CACHE, PLAIN_TAG_CACHE_CHARS = 50_000, 40
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar -> its tag (the resolvers never change)
+
+
 class _SharedNode(Exception):
     """A node met twice (an alias): the document is built the generic way."""
 
@@ -71,14 +75,29 @@ class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """Safe loader: core-schema scalars, line-annotated mappings, no duplicate keys."""
 
     def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
-        """BaseResolver.resolve for a loader without path resolvers, minus its overhead."""
+        """BaseResolver.resolve for a loader without path resolvers, minus its overhead
+        (short plain scalars, mostly keys like `type`, are looked up once per run)."""
         if kind is yaml.ScalarNode:
             if implicit[0]:
-                for tag, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
+                known = _PLAIN_TAGS.get(value)
+                if known is not None:
+                    return known
+                tag = STR_TAG
+                for candidate, regexp in self.yaml_implicit_resolvers.get(value[:1], ()):
                     if regexp.match(value):
-                        return tag
+                        tag = candidate
+                        break
+                if len(value) <= PLAIN_TAG_CACHE_CHARS and len(_PLAIN_TAGS) < PLAIN_TAG_CACHE:
+                    _PLAIN_TAGS[value] = tag
+                return tag
             return STR_TAG
         return SEQ_TAG if kind is yaml.SequenceNode else MAP_TAG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers: nothing to track (the C composer calls this per node)."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers: nothing to track."""
 
     def construct_document(self, node: yaml.Node) -> Any:
         try:
@@ -117,7 +136,8 @@ class _DirectBuilder:
 
     def mapping(self, node: yaml.MappingNode) -> LineDict:
         """`_construct_mapping`, building keys and values with `build`."""
-        self.loader.flatten_mapping(node)
+        if any(key_node.tag in _FLATTENED_KEY_TAGS for key_node, _ in node.value):
+            self.loader.flatten_mapping(node)  # (a no-op without `<<` or `!!value` keys)
         mapping = LineDict()
         mapping.line = node.start_mark.line + 1
         mapping.key_lines = {}
@@ -178,6 +198,7 @@ def _construct_mapping(loader: Yaml12Loader, node: yaml.MappingNode) -> LineDict
 
 
 _CORE_SCALAR_TAGS = frozenset({NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG})
+_FLATTENED_KEY_TAGS = frozenset({MERGE_TAG, "tag:yaml.org,2002:value"})
 Yaml12Loader.add_constructor(INT_TAG, _construct_int)
 Yaml12Loader.add_constructor(FLOAT_TAG, _construct_float)
 Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
