@@ -879,3 +879,13 @@ def test_text_that_is_not_valid_unicode_is_asked_again_not_a_crash(tmp_path, fak
     assert len(asked_again) == 2
     assert "not valid Unicode" in task(asked_again[0])
     assert len(load_suite(out, tmp_path).cases) == 2 * 3
+
+
+def test_a_tools_file_in_the_responses_form_is_read_as_chat_tools(tmp_path):
+    from pytest_toolcall.datagen.generation_inputs import read_tools
+
+    flat = [{"type": "function", "name": "land", "parameters": {"type": "object"}}]
+    (tmp_path / "tools.json").write_text(json.dumps(flat))
+    assert read_tools(tmp_path / "tools.json") == [
+        {"type": "function", "function": {"name": "land", "parameters": {"type": "object"}}}
+    ]

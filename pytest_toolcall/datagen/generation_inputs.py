@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_toolcall.collect.tool_formats import to_chat
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
 from pytest_toolcall.send.transport import SendSettings
 
@@ -46,8 +47,8 @@ def read_text(path: Path, what: str) -> str:
 
 
 def read_tools(path: Path) -> list[dict[str, Any]]:
-    """A Chat Completions `tools` list from a JSON/YAML file, roughly checked (the written
-    suite is checked in full by `load_suite`)."""
+    """A Chat Completions `tools` list from a JSON/YAML file in either API's form, roughly
+    checked (the written suite is checked in full by `load_suite`)."""
     text = read_text(path, "tools file")
     try:
         tools = load_yaml(text)
@@ -58,6 +59,7 @@ def read_tools(path: Path) -> list[dict[str, Any]]:
         ) from None
     if not isinstance(tools, list) or not tools:
         raise GenerateError(f"tools file {path} must hold a non-empty list of tools")
+    tools = [to_chat(tool) if isinstance(tool, dict) else tool for tool in tools]  # flat too
     for index, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
