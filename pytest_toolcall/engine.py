@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_toolcall.send.answers import Answer
+from pytest_toolcall.send.redaction import Redactor
 from pytest_toolcall.send.transport import Exchange, Sender, SendSettings
 
 NOT_SENT = "not sent: the run stopped first (-x, --maxfail or Ctrl-C)"
@@ -37,9 +38,9 @@ class _Job:
 class Engine:
     """Sends request bodies concurrently on its own loop; started on the first submit."""
 
-    def __init__(self, send: SendSettings) -> None:
+    def __init__(self, send: SendSettings, redactor: Redactor | None = None) -> None:
         self.settings = send
-        self.sender = Sender(send)
+        self.sender = Sender(send, redactor)
         self.sent = 0  # requests that went out (retries aside)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

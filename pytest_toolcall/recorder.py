@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_toolcall.cassettes import Cassette, CassetteError
+from pytest_toolcall.cassettes import Cassette, CassetteError, Recording
 from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.bodies import API_PATHS, CHAT_COMPLETIONS_PATH, body_api
 from pytest_toolcall.send.redaction import Redactor
@@ -112,10 +112,7 @@ class Recorder:
         self.used.add((Cassette.key("POST", url, body_hash), sample))
         if self.broken is not None:
             return _answered(Answer(error=self.broken))
-        if self.replays(body_hash, sample, url):
-            assert self.cassette is not None
-            found = self.cassette.find("POST", url, body_hash, sample)
-            assert found is not None
+        if (found := self._replayable(body_hash, sample, url)) is not None:
             return _answered(found.answer)
         if self.policy.replays and self.cassette is not None:
             # a recording that cannot be served: reported by `none`, asked again otherwise
@@ -143,10 +140,14 @@ class Recorder:
     def replays(self, body_hash: str, sample: int, url: str | None = None) -> bool:
         """Whether `answer` would serve this sample from the cassette, sending nothing
         (`url`: the request's, `url_for(body)`; default the Chat Completions one)."""
+        return self._replayable(body_hash, sample, url or self.url) is not None
+
+    def _replayable(self, body_hash: str, sample: int, url: str) -> Recording | None:
+        """The recording `answer` serves for this sample, if it can serve one."""
         if self.broken is not None or not self.policy.replays or self.cassette is None:
-            return False
-        found = self.cassette.find("POST", url or self.url, body_hash, sample)
-        return found is not None and found.answer.error is None
+            return None
+        found = self.cassette.find("POST", url, body_hash, sample)
+        return found if found is not None and found.answer.error is None else None
 
     def _arrived(
         self, future: Future[Answer], label: str, sample: int, answer: Answer, exchange: Any

@@ -212,7 +212,7 @@ class ToolcallSession:
 
     def _start_engine(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine(self.settings.send)
+            self._engine = Engine(self.settings.send, self.redactor)
         return self._engine
 
     def _record_hint(self, selection: _Selection, case: Case) -> str:

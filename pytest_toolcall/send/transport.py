@@ -68,9 +68,9 @@ class Sender:
     on first use, on the running loop, and closed by `aclose`.
     """
 
-    def __init__(self, settings: SendSettings) -> None:
+    def __init__(self, settings: SendSettings, redactor: Redactor | None = None) -> None:
         self.settings = settings
-        self.redactor = Redactor.for_run(settings.api_key, settings.headers)
+        self.redactor = redactor or Redactor.for_run(settings.api_key, settings.headers)
         self._client: openai.AsyncOpenAI | None = None
         self._response_class: type = object
 
