@@ -26,11 +26,10 @@ from pytest_toolcall.datagen.finetune_poll import (
     TERMINAL,
     FinetuneError,
     JobFollower,
-    api_error_text,
     ending_text,
     resume_hint,
 )
-from pytest_toolcall.send.redaction import Redactor
+from pytest_toolcall.send.redaction import Redactor, api_error_text
 from pytest_toolcall.send.transport import NO_KEY_PLACEHOLDER
 
 SUFFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")

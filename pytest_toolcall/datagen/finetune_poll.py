@@ -10,13 +10,13 @@ caller's: nothing here cancels a job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from time import sleep
 from typing import Any, TextIO
 
 import openai
 
-from pytest_toolcall.send.redaction import Redactor
+from pytest_toolcall.send.redaction import Redactor, api_error_text
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 EVENTS_PAGE = 50  # events asked for per request
@@ -39,19 +39,6 @@ class FinetuneError(Exception):
 
 def resume_hint(job_id: str) -> str:
     return f"resume with: pytest-toolcall finetune --job {job_id}"
-
-
-def api_error_text(exc: Exception, redactor: Redactor) -> str:
-    """`400 invalid model (code)` for an API error, the exception's text otherwise; one
-    line, credentials masked."""
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, Mapping) else {}
-        message = body.get("message") or exc.message
-        code = body.get("code")
-        text = f"{exc.status_code} {message}" + (f" ({code})" if code else "")
-    else:
-        text = str(exc) or type(exc).__name__
-    return " ".join(redactor.error_text(text).split())
 
 
 class JobFollower:

@@ -37,7 +37,6 @@ from pytest_toolcall.send.batch_follow import (
     OnAnswer,
     Request,
     Say,
-    error_text,
 )
 from pytest_toolcall.send.batch_lines import input_line
 from pytest_toolcall.send.batch_state import (
@@ -50,7 +49,7 @@ from pytest_toolcall.send.batch_state import (
     public_url,
 )
 from pytest_toolcall.send.bodies import DEFAULT_BASE_URL
-from pytest_toolcall.send.redaction import Redactor
+from pytest_toolcall.send.redaction import Redactor, api_error_text
 from pytest_toolcall.send.transport import NO_KEY_PLACEHOLDER, SendSettings
 
 if TYPE_CHECKING:
@@ -272,7 +271,7 @@ class BatchSender:
         return self._client
 
     def _error_text(self, exc: Exception) -> str:
-        return error_text(exc, self.redactor)
+        return api_error_text(exc, self.redactor)
 
 
 def _sayer(terminal: Any) -> Say:

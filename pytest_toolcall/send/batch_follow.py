@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.batch_lines import read_results, result_answer
 from pytest_toolcall.send.batch_state import PendingBatch, PendingFile
-from pytest_toolcall.send.redaction import Redactor
+from pytest_toolcall.send.redaction import Redactor, api_error_text
 from pytest_toolcall.send.transport import Exchange
 
 if TYPE_CHECKING:
@@ -185,14 +185,7 @@ class Follower:
         item.done = True
 
     def error_text(self, exc: Exception) -> str:
-        return error_text(exc, self.redactor)
-
-
-def error_text(exc: Exception, redactor: Redactor) -> str:
-    """An API error in one line, credentials masked."""
-    from pytest_toolcall.datagen.finetune_poll import api_error_text
-
-    return api_error_text(exc, redactor)
+        return api_error_text(exc, self.redactor)
 
 
 def _ending(batch: Any) -> str:

@@ -66,3 +66,18 @@ class Redactor:
         """An error message made safe to show: credentials masked, and the values of
         sensitive headers hidden (a failing server may echo the request)."""
         return _SECRET_HEADER_VALUE.sub(rf"\1{MASK}", self.mask(text))
+
+
+def api_error_text(exc: Exception, redactor: Redactor) -> str:
+    """`400 invalid model (code)` for an API error, the exception's text otherwise; one
+    line, credentials masked."""
+    import openai  # only here: replay never imports the SDK
+
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        message = body.get("message") or exc.message
+        code = body.get("code")
+        text = f"{exc.status_code} {message}" + (f" ({code})" if code else "")
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(redactor.error_text(text).split())
