@@ -17,10 +17,11 @@ import yaml
 from pytest_toolcall.collect import tools as tools_module
 from pytest_toolcall.collect.casefile import load_suite
 from pytest_toolcall.collect.errors import CaseFileError
-from pytest_toolcall.collect.fastvalid import Unsupported, compile_check
 from pytest_toolcall.collect.metaschema import _is_schema, check_parameters
 from pytest_toolcall.collect.structure import _validator
 from pytest_toolcall.collect.yaml12 import LineDict, Yaml12Loader, YamlError, load_yaml
+from pytest_toolcall.judge.fastvalid import Unsupported, compile_check
+from pytest_toolcall.judge.schemas import tool_checker
 
 TOOL = {
     "type": "function",
@@ -96,6 +97,59 @@ def test_fast_structure_check_refuses_what_it_cannot_check_exactly() -> None:
         with pytest.raises(Unsupported):
             compile_check(schema)
     assert compile_check({"not": {"minimum": 1}})(float("nan")) is False  # nan < 1 is False
+
+
+PARAMETERS = {  # BFCL-sized: nested objects, arrays, enums, bounds, integers
+    "type": "object",
+    "properties": {
+        "target": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "position": {
+                    "type": "object",
+                    "properties": {"lat": {"type": "number"}, "alt": {"type": "integer"}},
+                    "required": ["lat"],
+                    "additionalProperties": False,
+                },
+            },
+            "required": ["name"],
+        },
+        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+        "count": {"type": ["integer", "null"], "minimum": 1, "exclusiveMaximum": 30},
+        "mode": {"anyOf": [{"const": "fast"}, {"type": "boolean"}]},
+    },
+    "required": ["target"],
+}
+ARGUMENTS = {
+    "target": {"name": "n", "position": {"lat": 1.5, "alt": 3}},
+    "tags": ["a", "b"],
+    "count": 29,
+    "mode": "fast",
+}
+
+
+def test_fast_argument_check_agrees_with_bfcls_strict_validator() -> None:
+    checker = tool_checker(PARAMETERS)
+    assert checker.check is not None
+    assert checker.accepts(ARGUMENTS) and not checker.accepts({**ARGUMENTS, "count": 3.0})
+    rng = random.Random(16)
+    verdicts = set()
+    for _ in range(2000):
+        mutated = _mutations(rng, ARGUMENTS)
+        valid = checker.validator.is_valid(mutated)
+        assert checker.check(mutated) == valid, mutated
+        verdicts.add(valid)
+    assert verdicts == {True, False}
+
+
+def test_a_schema_the_fast_check_cannot_judge_exactly_goes_to_jsonschema() -> None:
+    for parameters in (
+        {"type": "object", "properties": {"a": {"$ref": "#/$defs/a"}}, "$defs": {"a": {}}},
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "("}}},
+        {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"},
+    ):
+        assert tool_checker(parameters).check is None, parameters
 
 
 def _random_schema(rng: random.Random, depth: int = 0) -> Any:

@@ -7,17 +7,18 @@ operator syntax. Each problem keeps the key path it is about, so its line can be
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
 from pytest_toolcall.judge.rendering import clip, show
 from pytest_toolcall.judge.schemas import (
     as_schema,
     declared_names,
+    fast_check,
     items_schema,
     property_schema,
     required_names,
@@ -48,17 +49,19 @@ class ExpectationProblem(NamedTuple):
 
 
 class _At(NamedTuple):
-    """A (sub)schema to check against: its validator and the tool's whole parameters."""
+    """A (sub)schema to check against, the tool's whole parameters, and their validator."""
 
-    validator: Validator
+    schema: JsonMap
     root: JsonMap
-
-    @property
-    def schema(self) -> JsonMap:
-        return as_schema(self.validator.schema)
+    tool: Validator
 
     def evolve(self, schema: JsonMap) -> _At:
-        return _At(self.validator.evolve(schema=schema), self.root)
+        return _At(as_schema(schema), self.root, self.tool)
+
+    def errors(self, value: Any) -> Iterator[ValidationError]:
+        """What the tool's validator finds wrong with `value` under this (sub)schema."""
+        validator = self.tool if self.schema is self.root else self.tool.evolve(schema=self.schema)
+        return validator.iter_errors(value)
 
 
 def dotted(path: Sequence[Any]) -> str:
@@ -75,13 +78,16 @@ def _problem(path: Path, text: str) -> list[ExpectationProblem]:
 
 def _type_problems(value: Any, at: _At, path: Path) -> list[ExpectationProblem]:
     for kinds in type_choices(at.schema, at.root):
-        if not any(at.validator.is_type(value, kind) for kind in kinds):
+        if not any(at.tool.is_type(value, kind) for kind in kinds):
             return _problem(path, f"{show(value)} is not of type {' or '.join(map(repr, kinds))}")
     return []
 
 
 def _literal_problems(value: Any, at: _At, path: Path) -> list[ExpectationProblem]:
-    error = best_match(at.validator.iter_errors(value))
+    check = fast_check(at.tool, at.schema)
+    if check is not None and check(value):  # the common case: nothing to explain
+        return []
+    error = best_match(at.errors(value))
     if error is None:
         return []
     if error.validator == "enum":
@@ -160,7 +166,7 @@ def _call_problems(
         text = f"{dotted(path)}.tool {name!r} is not one of the suite's tools: {known}"
         return [ExpectationProblem((*path, "tool"), text)]
     parameters = as_schema(tools[name])
-    at = _At(tool_checker(parameters).validator, parameters)
+    at = _At(parameters, parameters, tool_checker(parameters).validator)
     return _object_problems(call.get("args") or {}, at, (*path, "args"), name, True)
 
 

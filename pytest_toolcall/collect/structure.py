@@ -17,9 +17,9 @@ import jsonschema
 
 from pytest_toolcall.collect.errors import Problem
 from pytest_toolcall.collect.expectations import dotted
-from pytest_toolcall.collect.fastvalid import Check, Unsupported, compile_check
 from pytest_toolcall.collect.lines import case_label, line_at
 from pytest_toolcall.collect.yaml12 import LineDict
+from pytest_toolcall.judge.fastvalid import Check, Unsupported, compile_check
 
 Path = tuple[str | int, ...]
 EXPECT_FORMS = {"call": ("tool", "args", "exact"), "calls": ("calls",), "no_call": ("no_call",)}

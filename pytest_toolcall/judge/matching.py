@@ -120,14 +120,15 @@ def _parsed_arguments(call: ToolCall, parameters: JsonMap) -> JsonMap | str:
         return f"arguments are not JSON: {show(call.arguments)}"
     if not isinstance(args, dict):
         return f"arguments are not a JSON object: {show(args)}"
-    validator, names = tool_checker(parameters)
+    checker = tool_checker(parameters)
+    names = checker.names
     for key in args:
         if names is not None and key not in names:
             known = ", ".join(sorted(names)) or "none"
             return f"args.{key}: no such argument (it has: {known})"
-    if validator.is_valid(args):  # the common case; finding the best error is slower
+    if checker.accepts(args):  # the common case; finding the best error is slower
         return args
-    error = best_match(validator.iter_errors(args))
+    error = best_match(checker.validator.iter_errors(args))
     where = error.absolute_path
     path = "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)
     return f"{path}: {clip(error.message, 120)}"

@@ -17,6 +17,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
 
+from pytest_toolcall.judge.fastvalid import Check, Unsupported, compile_check
+
 JsonMap = Mapping[str, Any]
 NO_SCHEMA: JsonMap = {}  # shared and never changed, for the id-keyed cache
 MAX_DEPTH = 32  # how deep composition is followed (refs may be recursive)
@@ -39,15 +41,24 @@ def _strict_validator_class(base: type[Validator]) -> type[Validator]:
 
 
 class ToolChecker(NamedTuple):
-    """A tool's validator and its declared argument names (None: any name goes)."""
+    """A tool's validator, its declared argument names (None: any name goes), and a fast
+    yes/no check with the validator's exact meaning (None: only the validator can say)."""
 
     validator: Validator
     names: frozenset[str] | None
+    check: Check | None
+
+    def accepts(self, instance: Any) -> bool:
+        """Whether the tool's parameters accept `instance`."""
+        if self.check is not None:
+            return self.check(instance)
+        return self.validator.is_valid(instance)
 
 
 # Keyed by id(): judge runs thousands of times on the same few schema objects, and building
-# a validator costs far more than a check. The validator holds its schema: ids stay unique.
+# a validator costs far more than a check. Entries hold their schema: ids stay unique.
 _checkers: dict[int, ToolChecker] = {}
+_fast_checks: dict[int, tuple[JsonMap, Check | None]] = {}
 
 
 def tool_checker(parameters: JsonMap) -> ToolChecker:
@@ -56,9 +67,25 @@ def tool_checker(parameters: JsonMap) -> ToolChecker:
     if entry is None or entry.validator.schema is not parameters:
         base = validator_for(parameters, default=Draft202012Validator)
         validator = _strict_validator_class(base)(parameters)
-        entry = ToolChecker(validator, declared_names(parameters, parameters, top_level=True))
+        names = declared_names(parameters, parameters, top_level=True)
+        entry = ToolChecker(validator, names, fast_check(validator, parameters))
         _checkers[id(parameters)] = entry
     return entry
+
+
+def fast_check(validator: Validator, schema: JsonMap) -> Check | None:
+    """`fastvalid`'s check of `schema` (the tool's parameters or a part of them, judged as
+    `validator` would), made once per schema object; None when only `validator` can say."""
+    if type(validator) is not _strict_validator_class(Draft202012Validator):
+        return None
+    entry = _fast_checks.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        try:
+            check: Check | None = compile_check(schema, strict_integers=True)
+        except Unsupported:
+            check = None
+        entry = _fast_checks[id(schema)] = (schema, check)
+    return entry[1]
 
 
 # ---- views through $ref / allOf / anyOf / oneOf ------------------------------------------

@@ -7,6 +7,7 @@ with the exact meaning of Draft 2020-12 for the keywords it knows, and refuses
 (`Unsupported`) any schema with a keyword or value it does not handle exactly. Callers
 ask jsonschema itself whenever the predicate says no, so what is reported, and how, is
 always jsonschema's: this only skips the search for errors in a document that has none.
+With `strict_integers`, 30.0 is not an integer (BFCL's rule, `judge.schemas`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 Check = Callable[[Any], bool]
+Builder = Callable[["_Compiler", Any, Mapping[str, Any]], Check]
 ANNOTATIONS = frozenset(
     {"$id", "$schema", "$comment", "$defs", "title", "description", "default", "examples"}
 )
@@ -38,6 +40,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
+def _is_strict_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 TYPE_CHECKS: dict[str, Check] = {
     "object": lambda value: isinstance(value, dict),
     "array": lambda value: isinstance(value, list),
@@ -52,8 +58,26 @@ TYPE_CHECKS: dict[str, Check] = {
 }
 
 
-def compile_check(schema: Any) -> Check:
+STRICT_TYPE_CHECKS: dict[str, Check] = {**TYPE_CHECKS, "integer": _is_strict_integer}
+
+
+def compile_check(schema: Any, *, strict_integers: bool = False) -> Check:
     """A predicate: True exactly when `schema` (no `$ref`s) accepts the instance."""
+    return _Compiler(STRICT_TYPE_CHECKS if strict_integers else TYPE_CHECKS).compile(schema)
+
+
+class _Compiler:
+    """Compiles schemas with one table of type checks."""
+
+    def __init__(self, types: Mapping[str, Check]) -> None:
+        self.types = types
+
+    def compile(self, schema: Any) -> Check:
+        """The predicate of `schema` (raises Unsupported)."""
+        return _compile(self, schema)
+
+
+def _compile(compiler: _Compiler, schema: Any) -> Check:
     if schema is True:
         return _always
     if schema is False:
@@ -63,7 +87,7 @@ def compile_check(schema: Any) -> Check:
     checks = [
         check
         for key, value in schema.items()
-        if key not in ANNOTATIONS and (check := _keyword(key, value, schema)) is not None
+        if key not in ANNOTATIONS and (check := _keyword(compiler, key, value, schema)) is not None
     ]
     if len(checks) == 1:
         return checks[0]
@@ -74,24 +98,26 @@ def compile_check(schema: Any) -> Check:
     return all_of
 
 
-def _keyword(key: str, value: Any, schema: Mapping[str, Any]) -> Check | None:
+def _keyword(compiler: _Compiler, key: str, value: Any, schema: Mapping[str, Any]) -> Check | None:
     """The check of one keyword (None: nothing to check, e.g. a lone `then`)."""
     builder = _BUILDERS.get(key)
     if builder is None:
         raise Unsupported(f"keyword {key!r}")
-    return builder(value, schema)
+    return builder(compiler, value, schema)
 
 
-def _type(value: Any, schema: Mapping[str, Any]) -> Check:
+def _type(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not all(name in TYPE_CHECKS for name in names):
         raise Unsupported(f"type {value!r}")
-    checks = [TYPE_CHECKS[name] for name in names]
+    checks = [compiler.types[name] for name in names]
     return lambda instance: any(check(instance) for check in checks)
 
 
-def _properties(value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = [(name, compile_check(sub)) for name, sub in value.items()]
+def _properties(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    if not isinstance(value, Mapping):
+        raise Unsupported(f"properties {value!r}")
+    checks = [(name, compiler.compile(sub)) for name, sub in value.items()]
 
     def properties(instance: Any) -> bool:
         if not isinstance(instance, dict):
@@ -101,11 +127,11 @@ def _properties(value: Any, schema: Mapping[str, Any]) -> Check:
     return properties
 
 
-def _additional(value: Any, schema: Mapping[str, Any]) -> Check:
+def _additional(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     if "patternProperties" in schema:
         raise Unsupported("patternProperties")
-    known = frozenset(schema.get("properties", {}))
-    check = compile_check(value)
+    known = frozenset(_properties_of(schema))
+    check = compiler.compile(value)
 
     def additional(instance: Any) -> bool:
         if not isinstance(instance, dict):
@@ -115,12 +141,21 @@ def _additional(value: Any, schema: Mapping[str, Any]) -> Check:
     return additional
 
 
-def _required(value: Any, schema: Mapping[str, Any]) -> Check:
+def _properties_of(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping):
+        raise Unsupported(f"properties {properties!r}")
+    return properties
+
+
+def _required(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise Unsupported(f"required {value!r}")
     names = list(value)
     return lambda instance: not isinstance(instance, dict) or all(n in instance for n in names)
 
 
-def _const(value: Any, schema: Mapping[str, Any]) -> Check:
+def _const(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     if isinstance(value, bool):  # jsonschema: True is not 1
         return lambda instance: instance is value
     if isinstance(value, str):
@@ -128,30 +163,42 @@ def _const(value: Any, schema: Mapping[str, Any]) -> Check:
     raise Unsupported(f"const {value!r}")
 
 
-def _enum(value: Any, schema: Mapping[str, Any]) -> Check:
+def _enum(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise Unsupported(f"enum {value!r}")
     members = frozenset(value)
     return lambda instance: isinstance(instance, str) and instance in members
 
 
-def _pattern(value: Any, schema: Mapping[str, Any]) -> Check:
-    regexp = re.compile(value)
+def _pattern(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    try:
+        regexp = re.compile(value)
+    except (re.error, TypeError):
+        raise Unsupported(f"pattern {value!r}") from None
     return lambda instance: not isinstance(instance, str) or regexp.search(instance) is not None
 
 
-def _min_length(value: Any, schema: Mapping[str, Any]) -> Check:
+def _count(value: Any) -> int:
+    """A minLength / minItems value (a non-negative integer, 3.0 too, as jsonschema)."""
+    if not _is_number(value) or value < 0 or value != int(value):
+        raise Unsupported(f"count {value!r}")
+    return int(value)
+
+
+def _min_length(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    value = _count(value)
     return lambda instance: not isinstance(instance, str) or len(instance) >= value
 
 
-def _min_items(value: Any, schema: Mapping[str, Any]) -> Check:
+def _min_items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    value = _count(value)
     return lambda instance: not isinstance(instance, list) or len(instance) >= value
 
 
-def _bound(fails: Callable[[Any, Any], bool]) -> Callable[[Any, Mapping[str, Any]], Check]:
+def _bound(fails: Callable[[Any, Any], bool]) -> Builder:
     """A bound as jsonschema words it: a number fails when `fails(number, bound)`."""
 
-    def build(value: Any, schema: Mapping[str, Any]) -> Check:
+    def build(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
         if not _is_number(value):
             raise Unsupported(f"bound {value!r}")
         return lambda instance: not _is_number(instance) or not fails(instance, value)
@@ -159,56 +206,56 @@ def _bound(fails: Callable[[Any, Any], bool]) -> Callable[[Any, Mapping[str, Any
     return build
 
 
-def _items(value: Any, schema: Mapping[str, Any]) -> Check:
+def _items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     if "prefixItems" in schema:
         raise Unsupported("prefixItems")
-    check = compile_check(value)
+    check = compiler.compile(value)
     return lambda instance: not isinstance(instance, list) or all(map(check, instance))
 
 
-def _property_names(value: Any, schema: Mapping[str, Any]) -> Check:
-    check = compile_check(value)
+def _property_names(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    check = compiler.compile(value)
     return lambda instance: not isinstance(instance, dict) or all(map(check, instance))
 
 
-def _members(value: Any) -> list[Check]:
+def _members(compiler: _Compiler, value: Any) -> list[Check]:
     if not isinstance(value, list) or not value:
         raise Unsupported("empty composition")
-    return [compile_check(member) for member in value]
+    return [compiler.compile(member) for member in value]
 
 
-def _any_of(value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = _members(value)
+def _any_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    checks = _members(compiler, value)
     return lambda instance: any(check(instance) for check in checks)
 
 
-def _one_of(value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = _members(value)
+def _one_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    checks = _members(compiler, value)
     return lambda instance: sum(1 for check in checks if check(instance)) == 1
 
 
-def _all_of(value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = _members(value)
+def _all_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    checks = _members(compiler, value)
     return lambda instance: all(check(instance) for check in checks)
 
 
-def _not(value: Any, schema: Mapping[str, Any]) -> Check:
-    check = compile_check(value)
+def _not(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    check = compiler.compile(value)
     return lambda instance: not check(instance)
 
 
-def _if(value: Any, schema: Mapping[str, Any]) -> Check:
-    condition = compile_check(value)
-    then = compile_check(schema.get("then", True))
-    otherwise = compile_check(schema.get("else", True))
+def _if(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    condition = compiler.compile(value)
+    then = compiler.compile(schema.get("then", True))
+    otherwise = compiler.compile(schema.get("else", True))
     return lambda instance: then(instance) if condition(instance) else otherwise(instance)
 
 
-def _branch(value: Any, schema: Mapping[str, Any]) -> None:
-    compile_check(value)  # checked by `if` (alone, jsonschema ignores it); must be supported
+def _branch(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> None:
+    compiler.compile(value)  # checked by `if` (alone, jsonschema ignores it); must be supported
 
 
-_BUILDERS: dict[str, Callable[[Any, Mapping[str, Any]], Check | None]] = {
+_BUILDERS: dict[str, Builder | Callable[[_Compiler, Any, Mapping[str, Any]], None]] = {
     "type": _type,
     "properties": _properties,
     "additionalProperties": _additional,
