@@ -32,6 +32,8 @@ def test_hash_is_sha256_of_sorted_compact_json_whatever_the_form():
     assert request_hash(json.dumps(BODY, indent=2)) == expected  # bytes or text as sent
     assert request_hash(json.dumps(BODY).encode()) == expected
     assert request_hash(BODY, known={"tools": canonical_json(TOOLS)}) == expected
+    odd = {**BODY, "messages": [{"role": "user", "content": '\x00"tools":\x00 \\u0000'}]}
+    assert request_hash(odd, known={"tools": canonical_json(TOOLS)}) == plain_hash(odd)
 
 
 def test_any_change_to_prompt_tools_params_or_model_changes_the_hash():

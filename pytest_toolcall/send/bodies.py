@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -73,10 +74,20 @@ def request_hash(
     """
     if isinstance(body, bytes | str):
         body = json.loads(body)
-    known = known or {}
-    members = (
-        f"{canonical_json(key)}:{known.get(key) or canonical_json(value)}"
-        for key, value in sorted(body.items())
-    )
-    canonical = "{" + ",".join(members) + "}"
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if not known:
+        return _sha256(canonical_json(body))
+    # One encoding of the rest, with a marker no JSON text of a body contains in place of
+    # each known value: then each marker is swapped for the value's JSON, as encoded.
+    marked = {**body, **{name: f"{_MARKER}{name}" for name in known if name in body}}
+    canonical = canonical_json(marked)
+    for name in known:
+        if name in body:
+            canonical = canonical.replace(canonical_json(f"{_MARKER}{name}"), known[name], 1)
+    return _sha256(canonical)
+
+
+_MARKER = f"\x00{uuid.uuid4().hex}:"  # (encoded as "\u0000...": no body's text has it)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
