@@ -89,13 +89,35 @@ def _compile(compiler: _Compiler, schema: Any) -> Check:
         for key, value in schema.items()
         if key not in ANNOTATIONS and (check := _keyword(compiler, key, value, schema)) is not None
     ]
+    return _every(checks)
+
+
+def _every(checks: list[Check]) -> Check:
+    """True when every check is."""
     if len(checks) == 1:
         return checks[0]
 
-    def all_of(instance: Any) -> bool:
-        return all(check(instance) for check in checks)
+    def every(instance: Any) -> bool:
+        for check in checks:  # noqa: SIM110 - a loop: no generator made per node
+            if not check(instance):
+                return False
+        return True
 
-    return all_of
+    return every
+
+
+def _some(checks: list[Check]) -> Check:
+    """True when some check is."""
+    if len(checks) == 1:
+        return checks[0]
+
+    def some(instance: Any) -> bool:
+        for check in checks:  # noqa: SIM110
+            if check(instance):
+                return True
+        return False
+
+    return some
 
 
 def _keyword(compiler: _Compiler, key: str, value: Any, schema: Mapping[str, Any]) -> Check | None:
@@ -110,8 +132,7 @@ def _type(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not all(name in TYPE_CHECKS for name in names):
         raise Unsupported(f"type {value!r}")
-    checks = [compiler.types[name] for name in names]
-    return lambda instance: any(check(instance) for check in checks)
+    return _some([compiler.types[name] for name in names])
 
 
 def _properties(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
@@ -122,7 +143,10 @@ def _properties(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> C
     def properties(instance: Any) -> bool:
         if not isinstance(instance, dict):
             return True
-        return all(check(instance[name]) for name, check in checks if name in instance)
+        for name, check in checks:  # noqa: SIM110
+            if name in instance and not check(instance[name]):
+                return False
+        return True
 
     return properties
 
@@ -225,8 +249,7 @@ def _members(compiler: _Compiler, value: Any) -> list[Check]:
 
 
 def _any_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = _members(compiler, value)
-    return lambda instance: any(check(instance) for check in checks)
+    return _some(_members(compiler, value))
 
 
 def _one_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
@@ -235,8 +258,7 @@ def _one_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check
 
 
 def _all_of(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    checks = _members(compiler, value)
-    return lambda instance: all(check(instance) for check in checks)
+    return _every(_members(compiler, value))
 
 
 def _not(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
