@@ -1,21 +1,20 @@
-"""Transport: request bodies sent through `openai.AsyncOpenAI`, concurrently, with retries."""
+"""Transport: request bodies sent over HTTP (the openai SDK's library), with retries."""
 
 from __future__ import annotations
 
 import email.utils
+import json
 import random
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
+from pytest_toolcall.send import http
 from pytest_toolcall.send.answers import Answer, parse_completion
 from pytest_toolcall.send.bodies import request_path
 from pytest_toolcall.send.redaction import Redactor
-
-if TYPE_CHECKING:
-    import openai
 
 MAX_RETRY_AFTER_S = 60.0
 BACKOFF_FIRST_S = 0.5
@@ -62,32 +61,32 @@ class TransientError(Exception):
 
 
 class Sender:
-    """Sends one request body at a time through `openai.AsyncOpenAI`, with retries.
+    """Sends one request body at a time, with retries, through an `AsyncClient` of the HTTP
+    library the openai SDK sends with (`send.http`), never importing the SDK itself.
 
     Concurrency is the caller's (the engine bounds requests in flight); the client is made
-    on first use, on the running loop, and closed by `aclose`.
+    by `open` (or on first use), on the running loop, and closed by `aclose`.
     """
 
     def __init__(self, settings: SendSettings, redactor: Redactor | None = None) -> None:
         self.settings = settings
         self.redactor = redactor or Redactor.for_run(settings.api_key, settings.headers)
-        self._client: openai.AsyncOpenAI | None = None
-        self._response_class: type = object
+        self._client: Any = None
+        self._library: ModuleType | None = None
+        self._connection_errors: tuple[type[BaseException], ...] = ()
+        self._base_url: Any = None
+        self._urls: dict[str, Any] = {}
 
     def open(self) -> None:
-        """Import the SDK and make the client (on the loop's thread): done before the first
-        request, so neither that request's latency nor its item's time includes it."""
+        """Import the HTTP library and make the client (on the loop's thread): done before
+        the first request, so neither that request's latency nor its item's time includes
+        it."""
+        library = self._http_library()
         if self._client is None:
-            import openai
+            import tenacity  # noqa: F401  (imported here for the same reason)
 
-            self._response_class = _sdk_response_class()
-            self._client = openai.AsyncOpenAI(
-                api_key=self.settings.api_key or NO_KEY_PLACEHOLDER,
-                base_url=self.settings.base_url,
-                max_retries=0,
-                timeout=self.settings.timeout_s,
-                default_headers=dict(self.settings.headers),
-            )
+            key = self.settings.api_key or NO_KEY_PLACEHOLDER
+            self._client = http.client(library, self.settings, key)
 
     async def send(self, body: Mapping[str, Any]) -> tuple[Answer, Exchange | None]:
         """The answer to `body` (an `error` answer when there is none), and the exchange."""
@@ -97,11 +96,31 @@ class Sender:
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            await self._client.aclose()
             self._client = None
 
+    def _http_library(self) -> ModuleType:
+        if self._library is None:
+            import ssl
+
+            import anyio
+
+            library = http.library()
+            # What the SDK took for a connection failure: its library's request errors, TLS
+            # errors, and a stream anyio saw end early.
+            self._connection_errors = (library.RequestError, ssl.SSLError, anyio.EndOfStream)
+            self._base_url = http.with_trailing_slash(library, http.base_url(self.settings))
+            self._library = library
+        return self._library
+
+    def _url(self, path: str) -> Any:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = http.join(self._base_url, path)
+        return url
+
     async def _send_with_retries(
-        self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
+        self, client: Any, body: Mapping[str, Any]
     ) -> tuple[Answer, Exchange | None]:
         from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
@@ -112,10 +131,11 @@ class Sender:
             retry=retry_if_exception_type(TransientError),
             reraise=True,
         )
+        url, content = self._url(request_path(body)), http.encode(body)
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._send_once(client, body)
+                    return await self._send_once(client, url, content)
         except TransientError as exc:
             tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
             return Answer(error=self.redactor.error_text(f"no answer after {tries}: {exc}")), None
@@ -130,44 +150,41 @@ class Sender:
         )
 
     async def _send_once(
-        self, client: openai.AsyncOpenAI, body: Mapping[str, Any]
+        self, client: Any, url: Any, content: bytes
     ) -> tuple[Answer, Exchange | None]:
-        import openai
-
+        library = self._http_library()
         started = time.perf_counter()
         try:
-            # client.post, not chat.completions.create: the body is sent exactly as built
-            # (it is what the cassette hash covers), and create's per-request walk of the
-            # params through the SDK's type hints cost ~1 ms of CPU per request.
-            response = await client.post(
-                request_path(body), cast_to=self._response_class, body=body
-            )
-        except openai.APITimeoutError:
+            # The body goes out exactly as built and encoded once (the cassette hash covers
+            # it); headers, timeout and connection pool are the client's.
+            response = await client.post(url, content=content)
+        except library.TimeoutException:
             raise self._timed_out() from None
-        except openai.APIConnectionError as exc:
-            raise _unreachable(client, exc.__cause__ or exc) from None
-        except openai.APIStatusError as exc:
-            message = f"HTTP {exc.status_code} from {exc.request.url}: {_error_text(exc)}"
-            if exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500:
-                raise TransientError(message, _retry_after_s(exc.response.headers)) from None
-            if exc.status_code == 401 and not self.settings.api_key:
-                message += " (OPENAI_API_KEY is not set)"
-            return Answer(error=self.redactor.error_text(message)), None
+        except self._connection_errors as exc:
+            raise _unreachable(self._base_url, exc) from None
         except Exception as exc:
-            # The SDK maps its HTTP library's errors, but an error of that library itself
-            # (httpx/httpcore, 1 or 2) can still escape it: it is the network, not us.
+            # An error of an HTTP library (httpx/httpcore, 1 or 2) that is not the client's
+            # own class (a re-imported module's, say) is still the network, not us.
             if type(exc).__module__.split(".")[0] not in HTTP_LIBRARIES:
                 raise
             if "Timeout" in type(exc).__name__:
                 raise self._timed_out() from None
-            raise _unreachable(client, exc) from None
+            raise _unreachable(self._base_url, exc) from None
         latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        status = response.status_code
+        if not 200 <= status < 300:  # what the SDK raised for (httpx's raise_for_status)
+            message = f"HTTP {status} from {response.request.url}: {_error_text(response)}"
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise TransientError(message, _retry_after_s(response.headers))
+            if status == 401 and not self.settings.api_key:
+                message += " (OPENAI_API_KEY is not set)"
+            return Answer(error=self.redactor.error_text(message)), None
         exchange = Exchange(
             method=response.request.method,
             url=str(response.request.url),
             request_headers=dict(response.request.headers),
             request_body=response.request.content,
-            status=response.status_code,
+            status=status,
             reason=response.reason_phrase,
             response_headers=dict(response.headers),
             response_body=response.content,
@@ -176,29 +193,31 @@ class Sender:
         return parse_completion(response.content, latency_ms=latency_ms), exchange
 
 
-def _unreachable(client: openai.AsyncOpenAI, cause: BaseException) -> TransientError:
+def _unreachable(base_url: Any, cause: BaseException) -> TransientError:
     return TransientError(
-        f"could not connect to {client.base_url} ({type(cause).__name__}: {cause}); "
+        f"could not connect to {base_url} ({type(cause).__name__}: {cause}); "
         "is the server running? (--toolcall-base-url / OPENAI_BASE_URL)"
     )
 
 
-def _sdk_response_class() -> type:
-    """The HTTP response class of the library the openai SDK sends with (httpx or httpx2):
-    as `cast_to`, it makes the SDK return the raw response."""
-    import openai
-
-    http_client_class = openai.DefaultAsyncHttpxClient.__mro__[1]
-    return sys.modules[http_client_class.__module__.split(".")[0]].Response
-
-
-def _error_text(exc: openai.APIStatusError) -> str:
-    body = exc.body
+def _error_text(response: Any) -> str:
+    """What an error response says, as the SDK's status error gave it: the JSON body's
+    `error.message`, else "Error code: <status>"."""
+    text = response.text.strip()
+    try:
+        body: object = json.loads(text)
+    except Exception:
+        body = text
     if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-    return str(exc.message)[:300]
+        body = body.get("error", body)  # the SDK's `APIStatusError.body`
+        if isinstance(body, dict):
+            error = body.get("error", body)
+            if isinstance(error, dict) and error.get("message"):
+                return str(error["message"])[:300]
+    message = f"Error code: {response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        message += f" - {body['message']}"
+    return message[:300]
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:
