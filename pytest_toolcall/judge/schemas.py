@@ -8,9 +8,10 @@ declared, what schema a key has, which keys are required, which JSON types fit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
@@ -27,6 +28,8 @@ _OBJECT_KEYWORDS = ("properties", "additionalProperties", "patternProperties")
 
 def as_schema(schema: Any) -> JsonMap:
     """`schema` if it is a mapping, else the empty schema (booleans, junk)."""
+    if isinstance(schema, dict):  # (the usual case, without the slower ABC check)
+        return schema
     return schema if isinstance(schema, Mapping) else NO_SCHEMA
 
 
@@ -114,9 +117,30 @@ class Part(NamedTuple):
     must: bool
 
 
-def schema_parts(schema: JsonMap, root: JsonMap) -> list[Part]:
+_Result = TypeVar("_Result")
+
+
+def _per_schema(function: Callable[..., _Result]) -> Callable[..., _Result]:
+    """`function(schema, root, *rest)` worked out once per (schema, root) pair of objects
+    and `rest`: every case of a tool asks the same questions of the same schema objects.
+    Entries hold their objects, so ids stay unique."""
+    known: dict[tuple[Any, ...], tuple[Any, Any, _Result]] = {}
+
+    @functools.wraps(function)
+    def once(schema: Any, root: Any, *rest: Any, **named: Any) -> _Result:
+        key = (id(schema), id(root), *rest, *named.items())
+        entry = known.get(key)
+        if entry is None or entry[0] is not schema or entry[1] is not root:
+            entry = known[key] = (schema, root, function(schema, root, *rest, **named))
+        return entry[2]
+
+    return once
+
+
+@_per_schema
+def schema_parts(schema: JsonMap, root: JsonMap) -> tuple[Part, ...]:
     """`schema` and every schema reached through $ref, allOf (must) and anyOf/oneOf (may)."""
-    return list(_parts(as_schema(schema), root, True, 0))
+    return tuple(_parts(as_schema(schema), root, True, 0))
 
 
 def _parts(schema: JsonMap, root: JsonMap, must: bool, depth: int) -> Iterator[Part]:
@@ -139,6 +163,7 @@ def _is_object_part(schema: JsonMap) -> bool:
     )
 
 
+@_per_schema
 def declared_names(schema: JsonMap, root: JsonMap, *, top_level: bool) -> frozenset[str] | None:
     """The keys an object may have, or None when it may have any.
 
@@ -155,6 +180,7 @@ def declared_names(schema: JsonMap, root: JsonMap, *, top_level: bool) -> frozen
     return frozenset(name for part in parts for name in as_schema(part.get("properties")))
 
 
+@_per_schema
 def property_schema(schema: JsonMap, root: JsonMap, key: str) -> JsonMap:
     """The schema of `key` in objects valid for `schema` ({} when nothing says)."""
     found = [
@@ -165,6 +191,7 @@ def property_schema(schema: JsonMap, root: JsonMap, key: str) -> JsonMap:
     return _combined([(p.schema["properties"][key], p.must) for p in found])
 
 
+@_per_schema
 def items_schema(schema: JsonMap, root: JsonMap) -> JsonMap:
     """The schema of list items for `schema` ({} when nothing says)."""
     found = [part for part in schema_parts(schema, root) if "items" in part.schema]
@@ -179,6 +206,7 @@ def _combined(schemas: list[tuple[Any, bool]]) -> JsonMap:
     return {"allOf": musts + ([{"anyOf": mays}] if mays else [])} if schemas else NO_SCHEMA
 
 
+@_per_schema
 def required_names(schema: JsonMap, root: JsonMap) -> frozenset[str]:
     """Keys every valid object has (those required by parts that always apply)."""
     return frozenset(
@@ -190,6 +218,7 @@ def required_names(schema: JsonMap, root: JsonMap) -> frozenset[str]:
     )
 
 
+@_per_schema
 def type_choices(schema: JsonMap, root: JsonMap, depth: int = 0) -> list[frozenset[str]]:
     """JSON types a valid value may have: it has one type of every returned set."""
     choices = []
