@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite, load_suite, relative_path
+from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite, relative_path
+from pytest_toolcall.collect.suite_cache import CASE_TAG_MARKER, load_cached
 from pytest_toolcall.judge.matching import Outcome
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         try:
             state = _state(self.config)
-            self.suite = load_suite(
-                self.path, self.config.rootpath, relist_mcp=state.lists_tools_again
+            self.suite = load_cached(
+                self.config, self.path, self.config.rootpath, relist_mcp=state.lists_tools_again
             )
             models = state.models_for(self.suite, self.path)
         except CaseFileError as exc:
@@ -87,7 +88,7 @@ class CaseFile(pytest.File):
                 for tag in case.tags:
                     if tag not in registered:
                         registered.add(tag)
-                        self.config.addinivalue_line("markers", f"{tag}: a case tag (YAML)")
+                        self.config.addinivalue_line("markers", CASE_TAG_MARKER.format(tag=tag))
                     item.add_marker(tag)
                 yield item
             yield GateItem.from_parent(self, name="gate" + suffix, suite=self.suite, model=model)

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_toolcall.collect import reads
 from pytest_toolcall.collect.api import api_problems
 from pytest_toolcall.collect.errors import CaseFileError, Problem
 from pytest_toolcall.collect.expectations import located_expectation_problems
@@ -141,7 +142,7 @@ def _read_document(path: Path) -> LineDict:
             f"file is {size / 1e6:.1f} MB; case files are limited to "
             f"{MAX_CASEFILE_BYTES / 1e6:.0f} MB (split it into several suites)",
         )
-    raw = path.read_bytes()
+    raw = reads.read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_toolcall.atomic_write import write_atomic
+from pytest_toolcall.collect import reads
 from pytest_toolcall.collect.errors import Problem
 from pytest_toolcall.collect.mcp_tools import McpServer
 from pytest_toolcall.collect.tools import ToolsError
@@ -109,7 +110,7 @@ class McpSnapshots:
         if self._saved is not None:
             return self._saved
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            document = json.loads(reads.read_text(self.path))
             saved = {_key(entry): list(entry["tools"]) for entry in document["servers"]}
         except FileNotFoundError:
             saved = {}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
+from pytest_toolcall.collect import reads
 from pytest_toolcall.collect.expectations import dotted
 from pytest_toolcall.collect.metaschema import check_parameters
 from pytest_toolcall.collect.structure import casefile_schema, inline_refs
@@ -32,8 +33,8 @@ def resolve_system(path: Path, value: str | None) -> str | None:
     if value is None or "\n" in value.strip():
         return value
     candidate = path.parent / value.strip()
-    if candidate.is_file():
-        return candidate.read_text(encoding="utf-8")
+    if reads.is_file(candidate):
+        return reads.read_text(candidate)
     if value.strip().endswith(PROMPT_FILE_SUFFIXES):
         raise ToolsError(f"system prompt file not found: {candidate}")
     return value
@@ -58,9 +59,9 @@ def resolve_tools(
         tools, problem = _checked_inline(value)
     else:
         tools_path = path.parent / value
-        if not tools_path.is_file():
+        if not reads.is_file(tools_path):
             raise ToolsError(f"tools file not found: {tools_path}")
-        tools, problem = _read_tools_file(tools_path, tools_path.read_bytes())
+        tools, problem = _read_tools_file(tools_path, reads.read_bytes(tools_path))
     if problem:
         raise ToolsError(problem)
     return tools
