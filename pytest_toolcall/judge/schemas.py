@@ -43,13 +43,18 @@ def _strict_validator_class(base: type[Validator]) -> type[Validator]:
     return extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_strict_integer))
 
 
-class ToolChecker(NamedTuple):
+class ToolChecker:
     """A tool's validator, its declared argument names (None: any name goes), and a fast
-    yes/no check with the validator's exact meaning (None: only the validator can say)."""
+    yes/no check with the validator's exact meaning, compiled when first needed (None:
+    only the validator can say; collection checks parts of a schema, never all of it)."""
 
-    validator: Validator
-    names: frozenset[str] | None
-    check: Check | None
+    def __init__(self, validator: Validator, names: frozenset[str] | None) -> None:
+        self.validator = validator
+        self.names = names
+
+    @functools.cached_property
+    def check(self) -> Check | None:
+        return fast_check(self.validator, as_schema(self.validator.schema))
 
     def accepts(self, instance: Any) -> bool:
         """Whether the tool's parameters accept `instance`."""
@@ -71,7 +76,7 @@ def tool_checker(parameters: JsonMap) -> ToolChecker:
         base = validator_for(parameters, default=Draft202012Validator)
         validator = _strict_validator_class(base)(parameters)
         names = declared_names(parameters, parameters, top_level=True)
-        entry = ToolChecker(validator, names, fast_check(validator, parameters))
+        entry = ToolChecker(validator, names)
         _checkers[id(parameters)] = entry
     return entry
 
