@@ -145,6 +145,13 @@ def test_parse_completion_never_raises(body):
     assert answer.error is not None or answer.calls or answer.text is not None or body[:1] == b"{"
 
 
+def test_an_answer_held_as_text_parses_as_its_bytes_do():
+    good = '{"choices": [{"message": {"content": "caf\u00e9"}}]}'
+    assert parse_completion(good, latency_ms=1.0) == parse_completion(good.encode(), latency_ms=1.0)
+    lone = parse_completion('{"choices": [{"message": {"content": "\ud800"}}]}', latency_ms=None)
+    assert lone.error is not None and "is not UTF-8 text" in lone.error
+
+
 @pytest.mark.parametrize(
     "script",
     [

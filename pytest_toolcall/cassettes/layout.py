@@ -9,6 +9,7 @@ earlier versions) is used only where an interaction's own body has the hash a fa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -31,7 +32,13 @@ Rejected = list[tuple[Key | None, dict[str, Any], str]]
 
 
 def key(method: str, url: str, body_hash: str) -> Key:
-    return method.upper(), urlsplit(url).path, body_hash
+    return method.upper(), url_path(url), body_hash
+
+
+@functools.lru_cache(maxsize=64)
+def url_path(url: str) -> str:
+    """The path of a URL (a cassette names the same few URLs thousands of times)."""
+    return urlsplit(url).path
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Recording:
     @cached_property
     def answer(self) -> Answer:
         """The recorded answer, parsed once (an `error` when it is not usable)."""
-        return parse_completion(self.body, latency_ms=self.latency_ms)
+        return parse_completion(self.response["body"]["string"], latency_ms=self.latency_ms)
 
     @property
     def problem(self) -> str | None:
@@ -70,7 +77,7 @@ def _sha(text: str) -> str:
 
 def request_digest(request: Mapping[str, Any]) -> str:
     """The digest of a recorded request exactly as stored: what its facts are filed under."""
-    path = urlsplit(request["uri"]).path
+    path = url_path(request["uri"])
     return _sha(f"{request['method'].upper()} {path}\n{request['body']}")[:32]
 
 
@@ -117,8 +124,9 @@ def parse(text: str, path: Any) -> tuple[Slots, Rejected]:
             rejected.append((None, interaction, f"a recorded interaction {shape}: {RE_RECORD}"))
             continue
         request, response = interaction["request"], interaction["response"]
-        fact = facts.get(request_digest(request)) if v2 else None
-        if isinstance(fact, dict) and _place(slots, request, response, fact):
+        digest = request_digest(request) if v2 else ""
+        fact = facts.get(digest) if v2 else None
+        if isinstance(fact, dict) and _place(slots, request, response, fact, digest):
             continue
         unverified.append((interaction, request, response))
 
@@ -157,12 +165,13 @@ def _place(
     request: Mapping[str, Any],
     response: Mapping[str, Any],
     fact: Mapping[str, Any],
+    digest: str,
 ) -> bool:
-    """File an interaction under the sample its fact names; False if the fact does not
-    vouch for it (hash edited by hand, or every sample it names is taken)."""
+    """File an interaction (whose request has `digest`) under the sample its fact names;
+    False if the fact does not vouch for it (hash edited by hand, or every sample it names
+    is taken)."""
     body_hash = fact.get("request_hash")
     samples = fact.get("samples")
-    digest = request_digest(request)
     if not isinstance(body_hash, str) or fact.get("check") != check(digest, body_hash):
         return False
     if not isinstance(samples, dict):

@@ -44,7 +44,7 @@ class _NotAnAnswer(Exception):
     """The body parsed, but it is not a usable Chat Completions answer."""
 
 
-def parse_completion(payload: bytes, *, latency_ms: float | None) -> Answer:
+def parse_completion(payload: bytes | str, *, latency_ms: float | None) -> Answer:
     """A Chat Completions response body -> `Answer` (with `error` set when it is unusable)."""
     try:
         return _parse(payload, latency_ms)
@@ -55,13 +55,8 @@ def parse_completion(payload: bytes, *, latency_ms: float | None) -> Answer:
         return Answer(error=f"the server's answer cannot be read ({reason})", latency_ms=latency_ms)
 
 
-def _parse(payload: bytes, latency_ms: float | None) -> Answer:
-    if isinstance(payload, str):
-        payload = payload.encode("utf-8", "surrogatepass")
-    try:
-        text = bytes(payload).decode("utf-8")
-    except UnicodeDecodeError:
-        raise _NotAnAnswer(f"is not UTF-8 text: {_snippet(payload)}") from None
+def _parse(payload: bytes | str, latency_ms: float | None) -> Answer:
+    text = _text(payload)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -96,6 +91,19 @@ def _parse(payload: bytes, latency_ms: float | None) -> Answer:
         latency_ms=latency_ms,
         **_usage(data, "prompt_tokens", "completion_tokens"),
     )
+
+
+def _text(payload: bytes | str) -> str:
+    """The body as text (a cassette holds it as text already); UTF-8 or not an answer."""
+    try:
+        if isinstance(payload, str):
+            payload.encode("utf-8")  # (lone surrogates are not UTF-8)
+            return payload
+        return bytes(payload).decode("utf-8")
+    except UnicodeError:
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8", "surrogatepass")
+        raise _NotAnAnswer(f"is not UTF-8 text: {_snippet(payload)}") from None
 
 
 def _parse_response(data: dict[str, Any], latency_ms: float | None) -> Answer:
