@@ -142,9 +142,9 @@ def _call_diff(want: JsonMap, got: _Call, root: str) -> Diff | None:
 
 
 def _compare_calls(expected: Sequence[JsonMap], actual: Sequence[_Call], listed: bool) -> Verdict:
-    if len(expected) == len(actual) == 1 and not listed:  # the usual case: nothing to pair
-        if _call_diff(expected[0], actual[0], "args") is None:
-            return _PASS
+    single = len(expected) == len(actual) == 1 and not listed  # the usual case: no pairing
+    if single and _call_diff(expected[0], actual[0], "args") is None:
+        return _PASS
     diffs = [
         [_call_diff(want, got, f"calls[{index}].args" if listed else "args") for got in actual]
         for index, want in enumerate(expected)

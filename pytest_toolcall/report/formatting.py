@@ -10,9 +10,17 @@ from typing import Any
 def format_call(name: str, arguments: str) -> str:
     """`land_drone {"location": "home_base"}`, compact and single-line."""
     try:
-        args = json.dumps(json.loads(arguments), ensure_ascii=False, separators=(", ", ": "))
+        args = _compact(json.loads(arguments))
     except ValueError:
         args = arguments
+    return _call_line(name, args)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _call_line(name: str, args: str) -> str:
     return name if args in ("{}", "") else f"{name} {args}"
 
 
@@ -27,8 +35,7 @@ def format_expected(expect: Mapping[str, Any]) -> str:
     if "any_of" in expect:
         return " | ".join(format_expected(option) for option in expect["any_of"])
     return " + ".join(
-        format_call(call["tool"], json.dumps(call.get("args", {}), ensure_ascii=False))
-        for call in expected_calls(expect)
+        _call_line(call["tool"], _compact(call.get("args", {}))) for call in expected_calls(expect)
     )
 
 
