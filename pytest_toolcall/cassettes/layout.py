@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_toolcall.cassettes.storage import CassetteError
+from pytest_toolcall.gc_pause import gc_paused
 from pytest_toolcall.send.answers import Answer, parse_completion
 from pytest_toolcall.send.bodies import request_hash
 
@@ -90,6 +91,7 @@ def response_digest(response: Mapping[str, Any]) -> str:
     return _sha(str(response["body"]["string"]))[:16]
 
 
+@gc_paused()
 def parse(text: str, path: Any) -> tuple[Slots, Rejected]:
     """A cassette's text -> its servable recordings by slot, and the interactions that
     cannot be served (with the key they would answer, when known, and why)."""

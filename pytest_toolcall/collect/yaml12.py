@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from pytest_toolcall.gc_pause import gc_paused
+
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
 
 NULL_TAG = "tag:yaml.org,2002:null"
@@ -207,7 +209,8 @@ Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _co
 def load_yaml(text: str) -> Any:
     """Parse one YAML (or JSON) document."""
     try:
-        return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        with gc_paused():
+            return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
