@@ -210,6 +210,7 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
     monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
     monkeypatch.setenv("AZURE_KEY", "azure-secret-0123456789")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Gateway-Token: gw-secret-0123456789")
     pytester.makeini(
         "[pytest]\ntoolcall_scrub_headers = x-internal-trace\n"
         "toolcall_headers =\n    api-key: $AZURE_KEY\n    Cookie: session=secret-cookie\n"
@@ -228,6 +229,7 @@ def test_no_secret_header_reaches_a_cassette(pytester, fake_openai, drone_tools,
         sent["api-key"] == "azure-secret-0123456789" and sent["cookie"] == "session=secret-cookie"
     )
     assert "openai-organization" in sent and "openai-project" in sent and "user-agent" in sent
+    assert sent["x-gateway-token"] == "gw-secret-0123456789"
     text = cassette(pytester).read_text()
     for secret in ("secret", "x-stainless", "sk-", "user-agent", "authorization", "api-key"):
         assert secret not in text.lower(), secret

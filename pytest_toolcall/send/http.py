@@ -22,11 +22,11 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_toolcall import __version__
+from pytest_toolcall.send.bodies import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from pytest_toolcall.send.transport import SendSettings
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LIBRARIES = ("httpx2", "httpx")  # what openai sends with: httpx2 now, httpx before
 USER_AGENT = f"pytest-toolcall/{__version__}"
 _OS_NAMES = {
@@ -104,25 +104,19 @@ def headers(settings: SendSettings, key: str) -> dict[str, str]:
     if project := os.environ.get("OPENAI_PROJECT_ID"):
         sdk["OpenAI-Project"] = project
     merged: dict[str, tuple[str, str]] = {}
-    for mapping in (sdk, _environment_headers(settings.headers), settings.headers):
+    for mapping in (sdk, environment_headers(), settings.headers):
         for name, value in mapping.items():
             merged[name.lower()] = (name, value)
     return dict(merged.values())
 
 
-def _environment_headers(explicit: Mapping[str, str]) -> dict[str, str]:
-    """`OPENAI_CUSTOM_HEADERS`, one `name: value` a line, as the SDK read it: an
-    Authorization there gives way to one given explicitly."""
-    text = os.environ.get("OPENAI_CUSTOM_HEADERS")
-    if text is None:
-        return {}
+def environment_headers() -> dict[str, str]:
+    """`OPENAI_CUSTOM_HEADERS`, one `name: value` a line, as the SDK read it."""
     parsed: dict[str, str] = {}
-    for line in text.split("\n"):
+    for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").split("\n"):
         name, colon, value = line.partition(":")
         if colon:
             parsed[name.strip()] = value.strip()
-    if any(name.lower() == "authorization" for name in explicit):
-        parsed = {name: value for name, value in parsed.items() if name.lower() != "authorization"}
     return parsed
 
 

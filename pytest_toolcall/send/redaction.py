@@ -12,6 +12,8 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
+from pytest_toolcall.send.http import environment_headers
+
 MASK = "<redacted>"
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SENSITIVE_HEADER_NAMES = frozenset(
@@ -45,11 +47,12 @@ class Redactor:
         headers: Mapping[str, str] = {},  # noqa: B006 - read only
         sensitive_names: Iterable[str] = (),
     ) -> Redactor:
-        """The credentials of a run: key, org and project ids, credential-like headers."""
+        """The credentials of a run: key, org and project ids, credential-like headers
+        (ours and `OPENAI_CUSTOM_HEADERS`')."""
         sensitive = SENSITIVE_HEADER_NAMES | {name.lower() for name in sensitive_names}
         header_values = [
             value
-            for name, value in headers.items()
+            for name, value in {**environment_headers(), **headers}.items()
             if name.lower() in sensitive or len(value) >= MIN_TOKEN_CHARS
         ]
         environment = [os.environ.get(name, "") for name in SECRET_ENV_VARS]
