@@ -31,6 +31,7 @@ from pytest_toolcall.collect.tools import (
     tool_parameters,
 )
 from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
+from pytest_toolcall.gc_pause import gc_paused
 
 _Resolved = TypeVar("_Resolved")
 MAX_CASEFILE_BYTES = 20_000_000
@@ -100,6 +101,7 @@ def slugify(text: str) -> str:
     return slug[:SLUG_MAX_CHARS].rstrip("-") or "case"
 
 
+@gc_paused()  # (a file's checks build as many long-lived objects as its parsing)
 def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
     """Read, validate and resolve one case file; every problem is raised at once.
 

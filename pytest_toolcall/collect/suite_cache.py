@@ -14,7 +14,6 @@ write is silent. Without pytest's cacheprovider (`-p no:cacheprovider`) nothing 
 from __future__ import annotations
 
 import base64
-import gc
 import hashlib
 import json
 import pickle
@@ -31,6 +30,7 @@ import yaml
 from pytest_toolcall.atomic_write import write_atomic
 from pytest_toolcall.collect import reads
 from pytest_toolcall.collect.casefile import Suite, load_suite
+from pytest_toolcall.gc_pause import gc_paused
 
 CACHE_DIR = "toolcall-suites"
 ENTRY_FORMAT = 1
@@ -118,16 +118,9 @@ def _fetch(entry: Path, key: str, path: Path) -> Suite | None:
     return suite if isinstance(suite, Suite) and suite.path == path else None
 
 
+@gc_paused()  # the suite's objects are many and none of them garbage
 def _unpickled(data: bytes) -> Any:
-    """`pickle.loads`, with the cyclic GC paused: it would rescan the growing heap many
-    times while the suite's objects (none of them garbage) are made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return pickle.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
+    return pickle.loads(data)
 
 
 def _store(entry: Path, key: str, read: dict[str, str | None], suite: Suite) -> None:

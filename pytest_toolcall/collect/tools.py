@@ -124,9 +124,17 @@ def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def tool_parameters(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Tool name -> its JSON Schema `parameters` (an empty object schema when absent)."""
-    return {
-        tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
-        for tool in tools
-    }
+_parameters_of: dict[int, tuple[Tools, Mapping[str, Mapping[str, Any]]]] = {}
+
+
+def tool_parameters(tools: Tools) -> Mapping[str, Mapping[str, Any]]:
+    """Tool name -> its JSON Schema `parameters` (an empty object schema when absent);
+    one mapping per tools tuple, which every case sharing it shares (entries hold it)."""
+    entry = _parameters_of.get(id(tools))
+    if entry is None or entry[0] is not tools:
+        parameters = {
+            tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
+            for tool in tools
+        }
+        entry = _parameters_of[id(tools)] = (tools, parameters)
+    return entry[1]
