@@ -266,6 +266,47 @@ class Bench:
             label = f"collection (`--collect-only`) of those {cases:,} cases ({kind}), wall"
             self.rows.append(Row(label, collect.wall_s, 0.0, collect_target, True, bad, " s"))
             self.notes.append(breakdown(f"--collect-only of {cases:,} ({kind})", collect))
+            self.collect_warm(ours_command, directory, files, cases, kind, collect_target)
+
+    def collect_warm(
+        self,
+        command: Sequence[str],
+        directory: Path,
+        files: int,
+        cases: int,
+        kind: str,
+        target: float,
+    ) -> None:
+        """`--collect-only` with pytest's cacheprovider on, once untimed (`--cache-clear`:
+        it fills the cache with every loaded suite), then timed while the cache serves them."""
+        cached = [*without_cacheprovider(command), "--collect-only"]
+        fill = self.measure([*cached, "--cache-clear"])
+        problems = [failure("collect-only, filling the cache", fill)] if fill.returncode else []
+        pattern = ".pytest_cache/d/toolcall-suites/*.suite"  # under rootdir: one of these
+        stored = {*directory.glob(pattern), *self.work.glob(pattern)}
+        if len(stored) != files:
+            problems.append(f"{len(stored)} suites in the cache, not {files}")
+        runs = self.alternate(self.repeats, cached)[0]
+        warm = fastest(runs)
+        problems += [failure("collect-only, warm cache", r) for r in runs if r.returncode]
+        label = f"collection (`--collect-only`), warm cache, {cases:,} cases ({kind}), wall"
+        self.rows.append(Row(label, warm.wall_s, 0.0, target, True, "; ".join(problems), " s"))
+        self.notes += [
+            breakdown(f"--collect-only, warm cache ({kind})", warm),
+            f"warm cache: each case file's loaded suite comes from `.pytest_cache` (pickled, "
+            f"checked by the sha256 of every file it read), so YAML parsing and validation are "
+            f"skipped; the cold run that filled it took {fill.wall_s:.2f} s",
+        ]
+
+
+def without_cacheprovider(command: Sequence[str]) -> list[str]:
+    """`command` less its `-p no:cacheprovider`."""
+    kept = list(command)
+    for index in range(len(kept) - 1):
+        if kept[index : index + 2] == ["-p", "no:cacheprovider"]:
+            del kept[index : index + 2]
+            break
+    return kept
 
 
 def fastest(runs: Sequence[Measured]) -> Measured:
