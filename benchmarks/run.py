@@ -9,13 +9,16 @@ side pays its own interpreter start-up and imports:
   semaphore of 32) posting the very same request bodies to the same server;
 - replay with per-case tools: ~2000 recorded cases in 8 files, each case with its own 1-6
   tools (BFCL's shape), vs bare pytest running a module of as many ``assert True``
-  functions; and the ``--collect-only`` of that set on its own;
+  functions; and the ``--collect-only`` of that set on its own, cold and then warm (pytest's
+  cacheprovider on, its cache filled by one untimed run, so each loaded suite comes from it);
 - replay at scale: 10,000 recorded cases in 10 files (shared tools file) vs bare pytest
   with 10,000 trivial tests, and the peak RSS (``wait4`` rusage of the child) of that replay.
 
-Plugin auto-loading is off in every pytest process (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``;
-pytest-toolcall comes in with ``-p pytest_toolcall.plugin``), so whatever else is installed
-in the environment weighs on neither side; ``--autoload`` measures with it instead.
+Every other pytest process runs with ``-p no:cacheprovider``: nothing carries over from
+one run to the next. Plugin auto-loading is off in every pytest process
+(``PYTEST_DISABLE_PLUGIN_AUTOLOAD``; pytest-toolcall comes in with ``-p
+pytest_toolcall.plugin``), so whatever else is installed in the environment weighs on
+neither side; ``--autoload`` measures with it instead.
 Byte-code caching is on (a user's second run). Recording is untimed (0 ms server,
 concurrency 64). Runs of the two sides alternate; the best of ``--repeats`` counts.
 """
