@@ -99,6 +99,8 @@ def test_a_served_suite_equals_a_fresh_load_and_keeps_its_sharing(pytester, dron
     land, nothing = served.cases
     assert land.tools is nothing.tools  # one tools tuple for the file, as loaded
     assert land.tool_parameters["land_drone"] is land.tools[1]["function"]["parameters"]
+    shared = fresh.cases[0].tool_parameters is fresh.cases[1].tool_parameters
+    assert (land.tool_parameters is nothing.tool_parameters) == shared
     tool, fresh_tool = land.tools[1], fresh.cases[0].tools[1]
     assert type(tool) is type(fresh_tool)  # a LineDict, with its lines
     assert (tool.line, tool.key_lines, tool.flow) == (
