@@ -30,7 +30,7 @@ from pytest_toolcall.collect.tools import (
     resolve_tools,
     tool_parameters,
 )
-from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml
+from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml, plain
 from pytest_toolcall.gc_pause import gc_paused
 
 _Resolved = TypeVar("_Resolved")
@@ -259,31 +259,22 @@ class _CaseBuilder:
         return Case(
             id=case_id,
             line=line,
-            messages=tuple(_plain(message) for message in messages),
-            expect=_plain(raw["expect"]),
+            messages=tuple(plain(message) for message in messages),
+            expect=plain(raw["expect"]),
             tags=tuple(raw.get("tags", ())),
             system=system,
             tools=tools,
-            tool_choice=_plain(raw.get("tool_choice", self.document.get("tool_choice"))),
+            tool_choice=plain(raw.get("tool_choice", self.document.get("tool_choice"))),
             params=params,
             tool_parameters=parameters,
             api=api,
-            tool_results=_plain(results),
+            tool_results=plain(results),
         )
 
 
 def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     user_texts = [m.get("content") for m in messages if m.get("role") == "user"]
     return next((t for t in reversed(user_texts) if isinstance(t, str)), "case")
-
-
-def _plain(value: Any) -> Any:
-    """Line-annotated YAML containers -> plain dicts and lists (for JSON and equality)."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 __all__ = [

@@ -15,7 +15,7 @@ from pytest_toolcall.collect.expectations import dotted
 from pytest_toolcall.collect.metaschema import check_parameters
 from pytest_toolcall.collect.structure import casefile_schema, inline_refs
 from pytest_toolcall.collect.tool_formats import chat_tools
-from pytest_toolcall.collect.yaml12 import YamlError, load_yaml
+from pytest_toolcall.collect.yaml12 import YamlError, load_yaml, plain
 
 if TYPE_CHECKING:
     from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
@@ -88,7 +88,7 @@ def _read_tools_file(tools_path: Path, data: bytes) -> tuple[Tools, str | None]:
     if error is not None:
         where = dotted(error.absolute_path) or "top level"
         return (), f"tools file {tools_path}: {where}: {error.message}"
-    normalised = chat_tools(tools)  # either API's form -> the internal (Chat) one
+    normalised = chat_tools(plain(tools))  # either API's form -> the internal (Chat) one
     return normalised, tools_problem(normalised)
 
 
@@ -102,7 +102,7 @@ def _checked_inline(value: list[Any]) -> tuple[Tools, str | None]:
     key = hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
     known = _INLINE_CHECKED.get(key)
     if known is None:
-        tools = chat_tools(value)  # either API's form -> the internal (Chat) one
+        tools = chat_tools(plain(value))  # either API's form -> the internal (Chat) one
         known = _INLINE_CHECKED[key] = (tools, tools_problem(tools))
     return known
 

@@ -206,6 +206,16 @@ Yaml12Loader.add_constructor(FLOAT_TAG, _construct_float)
 Yaml12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def plain(value: Any) -> Any:
+    """Line-annotated containers -> plain dicts and lists: what a loaded suite keeps (the
+    lines matter only while its file is checked)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def load_yaml(text: str) -> Any:
     """Parse one YAML (or JSON) document."""
     try:
