@@ -45,12 +45,17 @@ def _strict_validator_class(base: type[Validator]) -> type[Validator]:
 
 class ToolChecker:
     """A tool's validator, its declared argument names (None: any name goes), and a fast
-    yes/no check with the validator's exact meaning, compiled when first needed (None:
-    only the validator can say; collection checks parts of a schema, never all of it)."""
+    yes/no check with the validator's exact meaning (None: only the validator can say).
+
+    The check is compiled at the second call to judge: compiling walks the whole schema,
+    while one validation walks only the arguments given, so a tool used once (a case with
+    its own tools) is cheaper validated, and one used by many cases cheaper compiled.
+    """
 
     def __init__(self, validator: Validator, names: frozenset[str] | None) -> None:
         self.validator = validator
         self.names = names
+        self.judged = 0
 
     @functools.cached_property
     def check(self) -> Check | None:
@@ -58,7 +63,8 @@ class ToolChecker:
 
     def accepts(self, instance: Any) -> bool:
         """Whether the tool's parameters accept `instance`."""
-        if self.check is not None:
+        self.judged += 1
+        if self.judged > 1 and self.check is not None:
             return self.check(instance)
         return self.validator.is_valid(instance)
 
