@@ -12,14 +12,13 @@ import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_toolcall.answering import CaseResult, SuiteAnswers
 from pytest_toolcall.cassettes import CassetteError, cassette_path
 from pytest_toolcall.collect.casefile import Case, CaseFileError, Suite
-from pytest_toolcall.engine import Engine
 from pytest_toolcall.nodes import CaseItem, GateItem
 from pytest_toolcall.recorder import Recorder, RecordPolicy
 from pytest_toolcall.report.formatting import format_actual, format_expected
@@ -32,6 +31,9 @@ from pytest_toolcall.send.bodies import chat_completions_path
 from pytest_toolcall.send.redaction import Redactor
 from pytest_toolcall.send.transport import SendSettings
 from pytest_toolcall.xdist_sharing import WORKERINPUT_KEY, SharedAnswers
+
+if TYPE_CHECKING:
+    from pytest_toolcall.engine import Engine
 
 GATE_KEY = pytest.StashKey[tuple[dict[str, Any], list[dict[str, Any]]]]()
 SelectionKey = tuple[Path, str]
@@ -212,6 +214,8 @@ class ToolcallSession:
 
     def _start_engine(self) -> Engine:
         if self._engine is None:
+            from pytest_toolcall.engine import Engine  # (asyncio: only a run that sends)
+
             self._engine = Engine(self.settings.send, self.redactor)
         return self._engine
 

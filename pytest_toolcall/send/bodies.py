@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -86,7 +86,7 @@ def request_hash(
     return _sha256(canonical)
 
 
-_MARKER = f"\x00{uuid.uuid4().hex}:"  # (encoded as "\u0000...": no body's text has it)
+_MARKER = f"\x00{os.urandom(16).hex()}:"  # (encoded as "\u0000...": no body's text has it)
 
 
 def _sha256(text: str) -> str:
