@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_toolcall.identity_memo import by_identity
+
 Tool = Mapping[str, Any]
 FUNCTION_KEYS = ("name", "description", "parameters", "strict")
 NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
-_RENDERED: dict[int, tuple[Sequence[Tool], list[dict[str, Any]]]] = {}  # id -> (tools, flat)
 
 
 def is_flat(tool: Tool) -> bool:
@@ -52,12 +53,8 @@ def to_responses(tool: Tool) -> dict[str, Any]:
     return flat
 
 
+@by_identity
 def responses_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
     """A case's tools (internal form) in the Responses API's form; rendered once per tools
     tuple, as every case of a suite shares its suite's."""
-    known = _RENDERED.get(id(tools))
-    if known is not None and known[0] is tools:
-        return known[1]
-    rendered = [to_responses(tool) for tool in tools]
-    _RENDERED[id(tools)] = (tools, rendered)
-    return rendered
+    return [to_responses(tool) for tool in tools]

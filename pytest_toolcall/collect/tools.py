@@ -16,6 +16,7 @@ from pytest_toolcall.collect.metaschema import check_parameters
 from pytest_toolcall.collect.structure import casefile_schema, inline_refs
 from pytest_toolcall.collect.tool_formats import chat_tools
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml, plain
+from pytest_toolcall.identity_memo import by_identity
 
 if TYPE_CHECKING:
     from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
@@ -124,17 +125,11 @@ def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-_parameters_of: dict[int, tuple[Tools, Mapping[str, Mapping[str, Any]]]] = {}
-
-
+@by_identity
 def tool_parameters(tools: Tools) -> Mapping[str, Mapping[str, Any]]:
     """Tool name -> its JSON Schema `parameters` (an empty object schema when absent);
-    one mapping per tools tuple, which every case sharing it shares (entries hold it)."""
-    entry = _parameters_of.get(id(tools))
-    if entry is None or entry[0] is not tools:
-        parameters = {
-            tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
-            for tool in tools
-        }
-        entry = _parameters_of[id(tools)] = (tools, parameters)
-    return entry[1]
+    one mapping per tools tuple, which every case sharing it shares."""
+    return {
+        tool["function"]["name"]: tool["function"].get("parameters", {"type": "object"})
+        for tool in tools
+    }

@@ -9,15 +9,16 @@ declared, what schema a key has, which keys are required, which JSON types fit.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
 
+from pytest_toolcall.identity_memo import by_identity, by_identity_pair
 from pytest_toolcall.judge.fastvalid import Check, Unsupported, compile_check
 
 JsonMap = Mapping[str, Any]
@@ -69,22 +70,12 @@ class ToolChecker:
         return self.validator.is_valid(instance)
 
 
-# Keyed by id(): judge runs thousands of times on the same few schema objects, and building
-# a validator costs far more than a check. Entries hold their schema: ids stay unique.
-_checkers: dict[int, ToolChecker] = {}
-_fast_checks: dict[int, tuple[JsonMap, Check | None]] = {}
-
-
+@by_identity  # (judge asks for the same few tools' checkers thousands of times)
 def tool_checker(parameters: JsonMap) -> ToolChecker:
     """The checker of a tool's `parameters`, made once per schema object."""
-    entry = _checkers.get(id(parameters))
-    if entry is None or entry.validator.schema is not parameters:
-        base = validator_for(parameters, default=Draft202012Validator)
-        validator = _strict_validator_class(base)(parameters)
-        names = declared_names(parameters, parameters, top_level=True)
-        entry = ToolChecker(validator, names)
-        _checkers[id(parameters)] = entry
-    return entry
+    base = validator_for(parameters, default=Draft202012Validator)
+    validator = _strict_validator_class(base)(parameters)
+    return ToolChecker(validator, declared_names(parameters, parameters, top_level=True))
 
 
 def fast_check(validator: Validator, schema: JsonMap) -> Check | None:
@@ -92,14 +83,15 @@ def fast_check(validator: Validator, schema: JsonMap) -> Check | None:
     `validator` would), made once per schema object; None when only `validator` can say."""
     if type(validator) is not _strict_validator_class(Draft202012Validator):
         return None
-    entry = _fast_checks.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        try:
-            check: Check | None = compile_check(schema, strict_integers=True)
-        except Unsupported:
-            check = None
-        entry = _fast_checks[id(schema)] = (schema, check)
-    return entry[1]
+    return _compiled(schema)
+
+
+@by_identity
+def _compiled(schema: JsonMap) -> Check | None:
+    try:
+        return compile_check(schema, strict_integers=True)
+    except Unsupported:
+        return None
 
 
 # ---- views through $ref / allOf / anyOf / oneOf ------------------------------------------
@@ -128,27 +120,7 @@ class Part(NamedTuple):
     must: bool
 
 
-_Result = TypeVar("_Result")
-
-
-def _per_schema(function: Callable[..., _Result]) -> Callable[..., _Result]:
-    """`function(schema, root, *rest)` worked out once per (schema, root) pair of objects
-    and `rest`: every case of a tool asks the same questions of the same schema objects.
-    Entries hold their objects, so ids stay unique."""
-    known: dict[tuple[Any, ...], tuple[Any, Any, _Result]] = {}
-
-    @functools.wraps(function)
-    def once(schema: Any, root: Any, *rest: Any, **named: Any) -> _Result:
-        key = (id(schema), id(root), *rest, *named.items())
-        entry = known.get(key)
-        if entry is None or entry[0] is not schema or entry[1] is not root:
-            entry = known[key] = (schema, root, function(schema, root, *rest, **named))
-        return entry[2]
-
-    return once
-
-
-@_per_schema
+@by_identity_pair
 def schema_parts(schema: JsonMap, root: JsonMap) -> tuple[Part, ...]:
     """`schema` and every schema reached through $ref, allOf (must) and anyOf/oneOf (may)."""
     return tuple(_parts(as_schema(schema), root, True, 0))
@@ -174,7 +146,7 @@ def _is_object_part(schema: JsonMap) -> bool:
     )
 
 
-@_per_schema
+@by_identity_pair
 def declared_names(schema: JsonMap, root: JsonMap, *, top_level: bool) -> frozenset[str] | None:
     """The keys an object may have, or None when it may have any.
 
@@ -191,7 +163,7 @@ def declared_names(schema: JsonMap, root: JsonMap, *, top_level: bool) -> frozen
     return frozenset(name for part in parts for name in as_schema(part.get("properties")))
 
 
-@_per_schema
+@by_identity_pair
 def property_schema(schema: JsonMap, root: JsonMap, key: str) -> JsonMap:
     """The schema of `key` in objects valid for `schema` ({} when nothing says)."""
     found = [
@@ -202,7 +174,7 @@ def property_schema(schema: JsonMap, root: JsonMap, key: str) -> JsonMap:
     return _combined([(p.schema["properties"][key], p.must) for p in found])
 
 
-@_per_schema
+@by_identity_pair
 def items_schema(schema: JsonMap, root: JsonMap) -> JsonMap:
     """The schema of list items for `schema` ({} when nothing says)."""
     found = [part for part in schema_parts(schema, root) if "items" in part.schema]
@@ -217,7 +189,7 @@ def _combined(schemas: list[tuple[Any, bool]]) -> JsonMap:
     return {"allOf": musts + ([{"anyOf": mays}] if mays else [])} if schemas else NO_SCHEMA
 
 
-@_per_schema
+@by_identity_pair
 def required_names(schema: JsonMap, root: JsonMap) -> frozenset[str]:
     """Keys every valid object has (those required by parts that always apply)."""
     return frozenset(
@@ -229,7 +201,7 @@ def required_names(schema: JsonMap, root: JsonMap) -> frozenset[str]:
     )
 
 
-@_per_schema
+@by_identity_pair
 def type_choices(schema: JsonMap, root: JsonMap, depth: int = 0) -> list[frozenset[str]]:
     """JSON types a valid value may have: it has one type of every returned set."""
     choices = []
