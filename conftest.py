@@ -7,7 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # noqa: F401 - see below
 import pytest
+
+# The plugin imports jsonschema only when a check needs it. In-process pytester sessions
+# drop the modules they imported when they end; imported here, jsonschema is imported once
+# for the whole test run, as it is in a user's run.
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 

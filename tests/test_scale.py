@@ -17,11 +17,19 @@ import yaml
 from pytest_toolcall.collect import tools as tools_module
 from pytest_toolcall.collect.casefile import load_suite
 from pytest_toolcall.collect.errors import CaseFileError
-from pytest_toolcall.collect.metaschema import _is_schema, check_parameters
+from pytest_toolcall.collect.expectations import _operand_error
+from pytest_toolcall.collect.metaschema import (
+    RULES,
+    UNCHECKED_KEYWORDS,
+    _is_schema,
+    parameters_error,
+)
 from pytest_toolcall.collect.structure import _validator
+from pytest_toolcall.collect.tools import _tools_file_problem, _tools_list_schema
 from pytest_toolcall.collect.yaml12 import LineDict, Yaml12Loader, YamlError, load_yaml
 from pytest_toolcall.judge.fastvalid import Unsupported, compile_check
 from pytest_toolcall.judge.schemas import tool_checker
+from pytest_toolcall.judge.values import OPERATORS
 
 TOOL = {
     "type": "function",
@@ -115,7 +123,8 @@ PARAMETERS = {  # BFCL-sized: nested objects, arrays, enums, bounds, integers
             },
             "required": ["name"],
         },
-        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}},
+        "tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "maxItems": 2},
+        "note": {"type": "string", "maxLength": 2},
         "count": {"type": ["integer", "null"], "minimum": 1, "exclusiveMaximum": 30},
         "mode": {"anyOf": [{"const": "fast"}, {"type": "boolean"}]},
     },
@@ -124,6 +133,7 @@ PARAMETERS = {  # BFCL-sized: nested objects, arrays, enums, bounds, integers
 ARGUMENTS = {
     "target": {"name": "n", "position": {"lat": 1.5, "alt": 3}},
     "tags": ["a", "b"],
+    "note": "ab",
     "count": 29,
     "mode": "fast",
 }
@@ -152,6 +162,71 @@ def test_a_schema_the_fast_check_cannot_judge_exactly_goes_to_jsonschema() -> No
         assert tool_checker(parameters).check is None, parameters
 
 
+def test_fast_type_and_operand_checks_agree_with_jsonschema() -> None:
+    """What collection answers without jsonschema is what jsonschema would answer."""
+    values = [0, 1, 1.0, 2.5, -1, True, False, None, "", "x", "(", "^a$", [], [1], {}, {"a": 1}]
+    checker = tool_checker(PARAMETERS)
+    draft_07 = tool_checker({"$schema": "http://json-schema.org/draft-07/schema#"})
+    kinds = ["array", "boolean", "integer", "null", "number", "object", "string"]
+    for value in values:
+        for kind in kinds:
+            assert checker.is_type(value, kind) == checker.validator.is_type(value, kind)
+            assert draft_07.is_type(value, kind) == draft_07.validator.is_type(value, kind)
+    assert not checker.is_type(3.0, "integer")  # BFCL: 3.0 is not an integer
+    for key, operator in OPERATORS.items():
+        validator = jsonschema.Draft202012Validator(
+            operator.operand, format_checker=jsonschema.FormatChecker()
+        )
+        for value in [*values, [0, 1], [1, 0], [1, "a"], [0.5, 2]]:
+            error = _operand_error(key, value)
+            assert (error is None) == validator.is_valid(value), (key, value)
+    tools_schema = jsonschema.Draft202012Validator(_tools_list_schema())
+    rng = random.Random(17)
+    for _ in range(500):
+        mutated = _mutations(rng, [TOOL, copy.deepcopy(TOOL)])
+        assert (_tools_file_problem(mutated) is None) == tools_schema.is_valid(mutated), mutated
+
+
+def test_collecting_files_without_errors_does_not_import_jsonschema(
+    pytester: pytest.Pytester, drone_tools: Path
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        suite="""
+            suite: s
+            tools: tools.json
+            cases:
+              - prompt: "Up 5 m"
+                expect: {tool: control_drone_movement,
+                         args: {direction: up, distance: {$between: [1, 9]}}}
+              - prompt: "Land"
+                expect: {tool: land_drone, args: {location: {$one_of: [current, home_base]}}}
+            """,
+        broken="""
+            suite: b
+            tools: tools.json
+            cases:
+              - prompt: "Up"
+                expect: {tool: control_drone_movement, args: {distance: "far"}}
+            """,
+    )
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_collection_finish(session):
+            with open("loaded.txt", "a") as out:
+                out.write(str("jsonschema" in sys.modules))
+        """
+    )
+    options = ["--collect-only", "--model=m", "-p", "no:recording", "-p", "no:anyio"]
+    pytester.runpytest_subprocess("suite.yaml", *options).assert_outcomes()
+    assert (pytester.path / "loaded.txt").read_text() == "False"
+    broken = pytester.runpytest_subprocess("broken.yaml", *options)
+    broken.stdout.fnmatch_lines(["*args.distance*'far' is not of type 'integer'*"])
+    assert (pytester.path / "loaded.txt").read_text() == "FalseTrue"
+
+
 def _random_schema(rng: random.Random, depth: int = 0) -> Any:
     keys = ["type", "properties", "items", "enum", "required", "minimum", "pattern", "anyOf"]
     keys += ["$ref", "$id", "minLength", "additionalProperties", "x-extra", "dependencies"]
@@ -178,16 +253,30 @@ def test_parameters_check_never_accepts_what_jsonschema_refuses() -> None:
         assert valid or not _is_schema(schema, 0), schema
 
 
-def test_parameters_check_raises_jsonschemas_own_error() -> None:
+def test_parameters_check_gives_jsonschemas_own_error() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "dict"}}}
-    with pytest.raises(jsonschema.SchemaError) as ours:
-        check_parameters(schema)
+    ours = parameters_error(schema)
     with pytest.raises(jsonschema.SchemaError) as theirs:
         jsonschema.Draft202012Validator.check_schema(schema)
-    assert (ours.value.message, list(ours.value.absolute_path)) == (
+    assert ours is not None
+    assert (ours.message, list(ours.absolute_path)) == (
         theirs.value.message,
         list(theirs.value.absolute_path),
     )
+    assert parameters_error({"type": "object", "properties": {"a": {"type": "integer"}}}) is None
+
+
+def test_the_walk_knows_every_keyword_the_meta_schema_constrains() -> None:
+    """A keyword the meta-schema constrains but the walk has no rule for must send the
+    schema to jsonschema: the walk's lists must cover jsonschema's own meta-schema copy."""
+    from jsonschema_specifications import REGISTRY
+
+    named: set[str] = set()
+    for uri in REGISTRY:
+        if uri.startswith("https://json-schema.org/draft/2020-12/"):
+            named.update(REGISTRY.contents(uri).get("properties", {}))
+    assert named - RULES.keys() == UNCHECKED_KEYWORDS
+    assert not _is_schema({"$id": "x"}, 0)  # checked by jsonschema, never vouched for here
 
 
 class _GenericLoader(Yaml12Loader):

@@ -8,14 +8,13 @@ operator syntax. Each problem keeps the key path it is about, so its line can be
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
-from jsonschema.protocols import Validator
-
+from pytest_toolcall.judge.fastvalid import Check, check_or_none
 from pytest_toolcall.judge.rendering import clip, show
 from pytest_toolcall.judge.schemas import (
+    ToolChecker,
     as_schema,
     declared_names,
     fast_check,
@@ -33,12 +32,10 @@ from pytest_toolcall.judge.values import (
     is_operator,
 )
 
-Path = tuple[str | int, ...]
+if TYPE_CHECKING:  # jsonschema is imported only to explain a value that is refused
+    from jsonschema.exceptions import ValidationError
 
-_OPERAND_CHECKERS = {
-    key: Draft202012Validator(operator.operand, format_checker=FormatChecker())
-    for key, operator in OPERATORS.items()
-}
+Path = tuple[str | int, ...]
 
 
 class ExpectationProblem(NamedTuple):
@@ -49,18 +46,20 @@ class ExpectationProblem(NamedTuple):
 
 
 class _At(NamedTuple):
-    """A (sub)schema to check against, the tool's whole parameters, and their validator."""
+    """A (sub)schema to check against, the tool's whole parameters, and their checker."""
 
     schema: JsonMap
     root: JsonMap
-    tool: Validator
+    tool: ToolChecker
 
     def evolve(self, schema: JsonMap) -> _At:
         return _At(as_schema(schema), self.root, self.tool)
 
     def errors(self, value: Any) -> Iterator[ValidationError]:
         """What the tool's validator finds wrong with `value` under this (sub)schema."""
-        validator = self.tool if self.schema is self.root else self.tool.evolve(schema=self.schema)
+        validator = self.tool.validator
+        if self.schema is not self.root:
+            validator = validator.evolve(schema=self.schema)
         return validator.iter_errors(value)
 
 
@@ -87,6 +86,8 @@ def _literal_problems(value: Any, at: _At, path: Path) -> list[ExpectationProble
     check = fast_check(at.tool, at.schema)
     if check is not None and check(value):  # the common case: nothing to explain
         return []
+    from jsonschema.exceptions import best_match
+
     error = best_match(at.errors(value))
     if error is None:
         return []
@@ -133,7 +134,7 @@ def _operator_problems(spec: JsonMap, at: _At, path: Path, owner: str) -> list[E
     for key, operand in spec.items():
         if key not in OPERATORS:
             problems += _problem(path, f"unknown operator {key!r} (known: {', '.join(OPERATORS)})")
-        elif error := best_match(_OPERAND_CHECKERS[key].iter_errors(operand)):
+        elif error := _operand_error(key, operand):
             problems += _problem(path, f"{key}: {clip(error.message)}")
         elif key == "$tol" and "$approx" not in spec:
             problems += _problem(path, "$tol only goes with $approx")
@@ -142,6 +143,25 @@ def _operator_problems(spec: JsonMap, at: _At, path: Path, owner: str) -> list[E
         elif key == "$unordered":
             problems += _list_problems(operand, at, path, owner)
     return problems
+
+
+def _operand_error(key: str, operand: Any) -> ValidationError | None:
+    """What is wrong with an operator's operand, as jsonschema words it (None: nothing)."""
+    fine = _operand_check(key)
+    if fine is not None and fine(operand):
+        return None
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import best_match
+
+    schema = OPERATORS[key].operand
+    return best_match(
+        Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(operand)
+    )
+
+
+@cache
+def _operand_check(key: str) -> Check | None:
+    return check_or_none(OPERATORS[key].operand)  # (None for $regex: its format is checked)
 
 
 def _value_problems(value: Any, at: _At, path: Path, owner: str) -> list[ExpectationProblem]:
@@ -166,7 +186,7 @@ def _call_problems(
         text = f"{dotted(path)}.tool {name!r} is not one of the suite's tools: {known}"
         return [ExpectationProblem((*path, "tool"), text)]
     parameters = as_schema(tools[name])
-    at = _At(parameters, parameters, tool_checker(parameters).validator)
+    at = _At(parameters, parameters, tool_checker(parameters))
     return _object_problems(call.get("args") or {}, at, (*path, "args"), name, True)
 
 

@@ -2,7 +2,7 @@
 
 `Draft202012Validator.check_schema` resolves the 2020-12 meta-schema's `$dynamicRef`s at
 every node it visits: about 20 ms for one BFCL-sized tool, 90% of collecting a suite whose
-cases carry their own tools. `check_parameters` first walks the schema with the
+cases carry their own tools. `parameters_error` first walks the schema with the
 meta-schema's own rules for the keywords tools use (types, properties, items, enum,
 required, bounds, composition, pattern, $ref ...). A schema that walk fully vouches for is
 valid; anything else (a keyword it does not check, a value that breaks a rule, an odd
@@ -15,33 +15,41 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:  # jsonschema is imported only for a schema the walk cannot vouch for
+    from jsonschema import SchemaError
 
 META_URI = "https://json-schema.org/draft/2020-12/"
 MAX_DEPTH = 64  # deeper schemas go to jsonschema (no recursion limits here)
 SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
 _ANCHOR = re.compile(r"^[A-Za-z_][-A-Za-z0-9._]*$")  # the meta-schema's anchorString
-_FORMATS = jsonschema.Draft202012Validator.FORMAT_CHECKER
+# Keywords the 2020-12 meta-schema (a published, unchanging document) constrains and the
+# walk does not check: a schema using one goes to jsonschema. With RULES they are every
+# keyword the meta-schema names (a test compares them with jsonschema's own copy).
+UNCHECKED_KEYWORDS = frozenset(
+    {"$id", "$schema", "$vocabulary", "$recursiveAnchor", "$recursiveRef", "dependencies"}
+)
 
 
-def check_parameters(schema: Any) -> None:
-    """Raise `jsonschema.SchemaError` exactly when `check_schema` would (same error)."""
-    if not _is_schema(schema, 0):
+def parameters_error(schema: Any) -> SchemaError | None:
+    """The `jsonschema.SchemaError` that `check_schema` raises for `schema`, or None."""
+    if _is_schema(schema, 0):
+        return None
+    import jsonschema
+
+    try:
         jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return exc
+    return None
 
 
 @cache
-def _constrained_keywords() -> frozenset[str]:
-    """Every keyword the 2020-12 meta-schema (and its vocabularies) says anything about."""
-    from jsonschema_specifications import REGISTRY
+def _format_checker() -> Any:
+    import jsonschema
 
-    names: set[str] = set()
-    for uri in REGISTRY:
-        if uri.startswith(META_URI):
-            names.update(REGISTRY.contents(uri).get("properties", {}))
-    return frozenset(names)
+    return jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
 def _is_number(value: Any) -> bool:
@@ -75,7 +83,7 @@ def _is_schema_list(value: Any, depth: int) -> bool:
 
 
 def _conforms(value: Any, form: str) -> bool:
-    return type(value) is str and _FORMATS.conforms(value, form)
+    return type(value) is str and _format_checker().conforms(value, form)
 
 
 Rule = Callable[[Any, int], bool]
@@ -153,11 +161,10 @@ def _is_schema(node: Any, depth: int) -> bool:
         return True
     if not isinstance(node, dict) or depth > MAX_DEPTH:
         return False
-    constrained = _constrained_keywords()
     for key, value in node.items():
         rule = RULES.get(key)
         if rule is None:
-            if key in constrained:  # ($id, $schema, $vocabulary, dependencies, ...)
+            if key in UNCHECKED_KEYWORDS:
                 return False
             continue  # a keyword the meta-schema does not know: anything goes
         if not rule(value, depth + 1):

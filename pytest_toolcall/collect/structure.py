@@ -11,15 +11,16 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from pytest_toolcall.collect.errors import Problem
 from pytest_toolcall.collect.expectations import dotted
 from pytest_toolcall.collect.lines import case_label, line_at
 from pytest_toolcall.collect.yaml12 import LineDict
-from pytest_toolcall.judge.fastvalid import Check, Unsupported, compile_check
+from pytest_toolcall.judge.fastvalid import Check, check_or_none
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain a file that has errors
+    import jsonschema
 
 Path = tuple[str | int, ...]
 EXPECT_FORMS = {"call": ("tool", "args", "exact"), "calls": ("calls",), "no_call": ("no_call",)}
@@ -46,20 +47,25 @@ def inline_refs(node: Any, definitions: Mapping[str, Any]) -> Any:
 
 
 @cache
-def _validator(definition: str | None = None) -> jsonschema.protocols.Validator:
-    # Local $refs inlined: resolving thousands of them per file was a third of collection.
+def inlined_schema(definition: str | None = None) -> dict[str, Any]:
+    """The case-file schema, or one of its `$defs`, with its local `$ref`s inlined."""
+    # (resolving thousands of $refs per file was a third of collection)
     schema = casefile_schema()
     target = schema if definition is None else schema["$defs"][definition]
-    return jsonschema.Draft202012Validator(inline_refs(target, schema["$defs"]))
+    return inline_refs(target, schema["$defs"])
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(inlined_schema())
 
 
 @cache
 def _fast_check() -> Check | None:
     """A yes/no check of the whole file, exact for this schema (None: it cannot be made)."""
-    try:
-        return compile_check(_validator().schema)
-    except Unsupported:
-        return None
+    return check_or_none(inlined_schema())
 
 
 def _form_validator(form: str) -> jsonschema.protocols.Validator:
@@ -76,7 +82,9 @@ def _form_validator(form: str) -> jsonschema.protocols.Validator:
 
 @cache
 def _sub_validator(where: tuple[Any, ...]) -> jsonschema.protocols.Validator:
-    node: Any = _validator(where[0]).schema
+    import jsonschema
+
+    node: Any = inlined_schema(where[0])
     for part in where[1:]:
         node = node[part]
     return jsonschema.Draft202012Validator(node)
@@ -238,7 +246,9 @@ def _described(error: jsonschema.ValidationError, location: Path) -> str:
     if error.validator == "enum":
         return f"{where}{instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     if error.validator in ("anyOf", "oneOf"):
-        best = jsonschema.exceptions.best_match([error])
+        from jsonschema.exceptions import best_match
+
+        best = best_match([error])
         if best is not error:
             return _described(best, tuple(best.absolute_path))
     return f"{where}{error.message}"

@@ -8,15 +8,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
 from pytest_toolcall.collect import reads
 from pytest_toolcall.collect.expectations import dotted
-from pytest_toolcall.collect.metaschema import check_parameters
-from pytest_toolcall.collect.structure import casefile_schema, inline_refs
+from pytest_toolcall.collect.metaschema import parameters_error
+from pytest_toolcall.collect.structure import inlined_schema
 from pytest_toolcall.collect.tool_formats import chat_tools
 from pytest_toolcall.collect.yaml12 import YamlError, load_yaml, plain
 from pytest_toolcall.identity_memo import by_identity
+from pytest_toolcall.judge.fastvalid import Check, check_or_none
 
 if TYPE_CHECKING:
     from pytest_toolcall.collect.mcp_snapshot import McpSnapshots
@@ -68,11 +67,27 @@ def resolve_tools(
     return tools
 
 
+def _tools_file_problem(tools: Any) -> str | None:
+    """What is wrong with a tools file's list, as jsonschema words it (None: nothing)."""
+    fine = _tools_list_check()
+    if fine is not None and fine(tools):
+        return None
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_tools_list_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(tools))
+    if error is None:
+        return None
+    return f"{dotted(error.absolute_path) or 'top level'}: {error.message}"
+
+
+def _tools_list_schema() -> dict[str, Any]:
+    return inlined_schema("tools")["anyOf"][1]  # its list form (not a path, not MCP)
+
+
 @cache
-def _tools_file_validator() -> jsonschema.protocols.Validator:
-    definitions = casefile_schema()["$defs"]
-    tools_list = inline_refs(definitions["tools"]["anyOf"][1], definitions)
-    return jsonschema.Draft202012Validator(tools_list)
+def _tools_list_check() -> Check | None:
+    return check_or_none(_tools_list_schema())
 
 
 @cache
@@ -85,10 +100,8 @@ def _read_tools_file(tools_path: Path, data: bytes) -> tuple[Tools, str | None]:
     except (YamlError, UnicodeDecodeError) as exc:
         problem = getattr(exc, "problem", str(exc))
         return (), f"tools file {tools_path} is not valid JSON/YAML: {problem}"
-    error = jsonschema.exceptions.best_match(_tools_file_validator().iter_errors(tools))
-    if error is not None:
-        where = dotted(error.absolute_path) or "top level"
-        return (), f"tools file {tools_path}: {where}: {error.message}"
+    if (problem := _tools_file_problem(tools)) is not None:
+        return (), f"tools file {tools_path}: {problem}"
     normalised = chat_tools(plain(tools))  # either API's form -> the internal (Chat) one
     return normalised, tools_problem(normalised)
 
@@ -117,11 +130,11 @@ def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
             return f"tool '{name}' is defined twice"
         seen.add(name)
         parameters = tool["function"].get("parameters", {})
-        try:
-            check_parameters(parameters)  # jsonschema's check_schema, fast where it can be
-        except jsonschema.SchemaError as exc:
-            where = dotted(exc.absolute_path) or "parameters"
-            return f"tool '{name}': parameters is not a valid JSON Schema ({where}: {exc.message})"
+        error = parameters_error(parameters)  # jsonschema's check_schema, fast where it can be
+        if error is not None:
+            where = dotted(error.absolute_path) or "parameters"
+            why = f"{where}: {error.message}"
+            return f"tool '{name}': parameters is not a valid JSON Schema ({why})"
     return None
 
 

@@ -66,6 +66,14 @@ def compile_check(schema: Any, *, strict_integers: bool = False) -> Check:
     return _Compiler(STRICT_TYPE_CHECKS if strict_integers else TYPE_CHECKS).compile(schema)
 
 
+def check_or_none(schema: Any, *, strict_integers: bool = False) -> Check | None:
+    """`compile_check(schema)`, or None when `schema` uses what this module cannot check."""
+    try:
+        return compile_check(schema, strict_integers=strict_integers)
+    except Unsupported:
+        return None
+
+
 class _Compiler:
     """Compiles schemas with one table of type checks."""
 
@@ -203,7 +211,7 @@ def _pattern(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Chec
 
 
 def _count(value: Any) -> int:
-    """A minLength / minItems value (a non-negative integer, 3.0 too, as jsonschema)."""
+    """A min/max Length or Items value (a non-negative integer, 3.0 too, as jsonschema)."""
     if not _is_number(value) or value < 0 or value != int(value):
         raise Unsupported(f"count {value!r}")
     return int(value)
@@ -214,9 +222,19 @@ def _min_length(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> C
     return lambda instance: not isinstance(instance, str) or len(instance) >= value
 
 
+def _max_length(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    value = _count(value)
+    return lambda instance: not isinstance(instance, str) or len(instance) <= value
+
+
 def _min_items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
     value = _count(value)
     return lambda instance: not isinstance(instance, list) or len(instance) >= value
+
+
+def _max_items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+    value = _count(value)
+    return lambda instance: not isinstance(instance, list) or len(instance) <= value
 
 
 def _bound(fails: Callable[[Any, Any], bool]) -> Builder:
@@ -286,7 +304,9 @@ _BUILDERS: dict[str, Builder | Callable[[_Compiler, Any, Mapping[str, Any]], Non
     "enum": _enum,
     "pattern": _pattern,
     "minLength": _min_length,
+    "maxLength": _max_length,
     "minItems": _min_items,
+    "maxItems": _max_items,
     "minimum": _bound(lambda instance, bound: instance < bound),
     "maximum": _bound(lambda instance, bound: instance > bound),
     "exclusiveMinimum": _bound(lambda instance, bound: instance <= bound),

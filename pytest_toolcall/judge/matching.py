@@ -37,8 +37,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from jsonschema.exceptions import best_match
-
 from pytest_toolcall.judge.pairing import best_pairs
 from pytest_toolcall.judge.rendering import clip, detail, format_diff, show
 from pytest_toolcall.judge.schemas import as_schema, tool_checker
@@ -128,6 +126,8 @@ def _parsed_arguments(call: ToolCall, parameters: JsonMap) -> JsonMap | str:
             return f"args.{key}: no such argument (it has: {known})"
     if checker.accepts(args):  # the common case; finding the best error is slower
         return args
+    from jsonschema.exceptions import best_match
+
     error = best_match(checker.validator.iter_errors(args))
     where = error.absolute_path
     path = "args" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend, validator_for
-
 from pytest_toolcall.identity_memo import by_identity, by_identity_pair
-from pytest_toolcall.judge.fastvalid import Check, Unsupported, compile_check
+from pytest_toolcall.judge.fastvalid import STRICT_TYPE_CHECKS, Check, check_or_none
+
+if TYPE_CHECKING:  # jsonschema is imported when a validator is first needed
+    from jsonschema.protocols import Validator
 
 JsonMap = Mapping[str, Any]
 NO_SCHEMA: JsonMap = {}  # shared and never changed, for the id-keyed cache
@@ -41,6 +40,8 @@ def _is_strict_integer(checker: Any, instance: Any) -> bool:
 @cache
 def _strict_validator_class(base: type[Validator]) -> type[Validator]:
     """`base` with BFCL's exact integers: 30.0 is not an integer."""
+    from jsonschema.validators import extend
+
     return extend(base, type_checker=base.TYPE_CHECKER.redefine("integer", _is_strict_integer))
 
 
@@ -51,16 +52,34 @@ class ToolChecker:
     The check is compiled at the second call to judge: compiling walks the whole schema,
     while one validation walks only the arguments given, so a tool used once (a case with
     its own tools) is cheaper validated, and one used by many cases cheaper compiled.
+    The validator (and jsonschema) is made only when something needs it.
     """
 
-    def __init__(self, validator: Validator, names: frozenset[str] | None) -> None:
-        self.validator = validator
-        self.names = names
+    def __init__(self, parameters: JsonMap) -> None:
+        self.parameters = parameters
+        self.names = declared_names(parameters, parameters, top_level=True)
         self.judged = 0
 
     @functools.cached_property
+    def validator(self) -> Validator:
+        from jsonschema import Draft202012Validator
+        from jsonschema.validators import validator_for
+
+        base = validator_for(self.parameters, default=Draft202012Validator)
+        return _strict_validator_class(base)(self.parameters)
+
+    @functools.cached_property
+    def default_draft(self) -> bool:
+        """Whether the validator is 2020-12 with BFCL's integers, which `fastvalid` knows."""
+        if not isinstance(self.parameters, Mapping) or "$schema" not in self.parameters:
+            return True  # validator_for's default, without asking it
+        from jsonschema import Draft202012Validator
+
+        return type(self.validator) is _strict_validator_class(Draft202012Validator)
+
+    @functools.cached_property
     def check(self) -> Check | None:
-        return fast_check(self.validator, as_schema(self.validator.schema))
+        return fast_check(self, self.parameters)
 
     def accepts(self, instance: Any) -> bool:
         """Whether the tool's parameters accept `instance`."""
@@ -69,29 +88,27 @@ class ToolChecker:
             return self.check(instance)
         return self.validator.is_valid(instance)
 
+    def is_type(self, instance: Any, kind: str) -> bool:
+        """Whether `instance` is of JSON type `kind`, as the validator says."""
+        known = STRICT_TYPE_CHECKS.get(kind) if self.default_draft else None
+        return known(instance) if known is not None else self.validator.is_type(instance, kind)
+
 
 @by_identity  # (judge asks for the same few tools' checkers thousands of times)
 def tool_checker(parameters: JsonMap) -> ToolChecker:
     """The checker of a tool's `parameters`, made once per schema object."""
-    base = validator_for(parameters, default=Draft202012Validator)
-    validator = _strict_validator_class(base)(parameters)
-    return ToolChecker(validator, declared_names(parameters, parameters, top_level=True))
+    return ToolChecker(parameters)
 
 
-def fast_check(validator: Validator, schema: JsonMap) -> Check | None:
+def fast_check(checker: ToolChecker, schema: JsonMap) -> Check | None:
     """`fastvalid`'s check of `schema` (the tool's parameters or a part of them, judged as
-    `validator` would), made once per schema object; None when only `validator` can say."""
-    if type(validator) is not _strict_validator_class(Draft202012Validator):
-        return None
-    return _compiled(schema)
+    `checker` would), made once per schema object; None when only its validator can say."""
+    return _compiled(as_schema(schema)) if checker.default_draft else None
 
 
 @by_identity
 def _compiled(schema: JsonMap) -> Check | None:
-    try:
-        return compile_check(schema, strict_integers=True)
-    except Unsupported:
-        return None
+    return check_or_none(schema, strict_integers=True)
 
 
 # ---- views through $ref / allOf / anyOf / oneOf ------------------------------------------
