@@ -6,7 +6,9 @@ side pays its own interpreter start-up and imports:
 
 - live: ``python -m pytest DIR --toolcall-live --toolcall-concurrency=32`` against the
   loopback server (200 ms per answer) vs ``benchmarks/floor.py`` (asyncio + httpx2, a
-  semaphore of 32) posting the very same request bodies to the same server;
+  semaphore of 32) posting the very same request bodies to the same server; for the
+  first size also vs that client run inside pytest (``pytest_floor.py``: pytest with as
+  many trivial tests, sending at the end of collection), the least any pytest plugin takes;
 - replay with per-case tools: ~2000 recorded cases in 8 files, each case with its own 1-6
   tools (BFCL's shape), vs bare pytest running a module of as many ``assert True``
   functions; and the ``--collect-only`` of that set on its own, cold and then warm (pytest's
@@ -168,8 +170,11 @@ class Bench:
 
     # -- scenarios ---------------------------------------------------------------------
 
-    def live(self, server: BenchServer, cases: int, files: int, repeats: int) -> None:
-        """pytest-toolcall live vs the asyncio + httpx2 floor, same bodies, same server."""
+    def live(
+        self, server: BenchServer, cases: int, files: int, repeats: int, *, pytest_floor: bool
+    ) -> None:
+        """pytest-toolcall live vs the asyncio + httpx2 floor, same bodies, same server; with
+        `pytest_floor`, a row against that floor run inside pytest (`pytest_floor.py`)."""
         directory = self.work / f"live_{cases}_{files}"
         paths = make_suites(directory, cases, files)
         bodies = self.work / f"bodies_{cases}_{files}.jsonl"
@@ -189,13 +194,32 @@ class Bench:
             f"--base-url={server.base_url}",
             f"--concurrency={CONCURRENCY}",
         ]
+        commands = [ours_command, floor_command]
+        if pytest_floor:
+            trivial = make_trivial_tests(self.work / f"trivial_{cases}", cases).parent
+            commands.append(
+                [
+                    *self.bare,
+                    trivial.name,
+                    "-p",
+                    "pytest_floor",
+                    f"--floor-bodies={bodies.name}",
+                    f"--floor-url={server.base_url}",
+                    f"--floor-concurrency={CONCURRENCY}",
+                ]
+            )
         label = f"live, {cases} cases in {files} file{'s' * (files > 1)}"
         server.reset_counters()
-        ours_runs, floor_runs = self.alternate(repeats, ours_command, floor_command)
+        ours_runs, floor_runs, *pytest_runs = self.alternate(repeats, *commands)
         problems = [failure(f"{label}: pytest", r) for r in ours_runs if r.returncode]
         problems += [failure(f"{label}: floor", r) for r in floor_runs if r.returncode]
-        if server.requests != 2 * repeats * cases:
-            problems.append(f"server saw {server.requests} requests, not {2 * repeats * cases}")
+        if pytest_runs:
+            problems += [
+                failure(f"{label}: pytest floor", r) for r in pytest_runs[0] if r.returncode
+            ]
+        if server.requests != len(commands) * repeats * cases:
+            expected = len(commands) * repeats * cases
+            problems.append(f"server saw {server.requests} requests, not {expected}")
         if server.max_in_flight > CONCURRENCY:
             problems.append(f"{server.max_in_flight} requests in flight > {CONCURRENCY}")
         ours, floor = fastest(ours_runs), fastest(floor_runs)
@@ -204,6 +228,18 @@ class Bench:
         except (ValueError, KeyError, IndexError):
             floor_send = "?"
         self.rows.append(Row(label, ours.wall_s, floor.wall_s, 1.15, failed="; ".join(problems)))
+        if pytest_runs:
+            inside = fastest(pytest_runs[0])
+            self.rows.append(
+                Row(
+                    f"{label}, vs that floor client run inside pytest (+{cases} trivial tests)",
+                    ours.wall_s,
+                    inside.wall_s,
+                    1.15,
+                    failed="; ".join(problems),
+                )
+            )
+            self.notes.append(breakdown(f"{label}, floor client inside pytest", inside))
         ideal_s = -(-cases // CONCURRENCY) * server.latency_s
         self.notes += [
             breakdown(f"{label}, pytest-toolcall", ours),
@@ -449,9 +485,10 @@ def main() -> None:
         bench.warm_up()
         with BenchServer(latency_ms=200) as live, BenchServer(latency_ms=0) as recorder:
             if "live" in only:
-                for cases, files in live_sizes:
+                for index, (cases, files) in enumerate(live_sizes):
                     print(f"-- live, {cases} cases in {files} files", file=sys.stderr)
-                    bench.live(live, cases, files, min(repeats, 2) if cases >= 1000 else repeats)
+                    runs = min(repeats, 2) if cases >= 1000 else repeats
+                    bench.live(live, cases, files, runs, pytest_floor=index == 0)
             if "replay" in only:
                 print(f"-- replay, {replay_size[0]} cases, own tools", file=sys.stderr)
                 bench.replay(
