@@ -11,7 +11,6 @@ turn "no recording", never a stale answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,13 +22,14 @@ from pytest_toolcall.judge.steps import (
     scripted_result,
     unscripted,
 )
+from pytest_toolcall.recorder import Answered
 from pytest_toolcall.send.answers import Answer
 
 Message = Mapping[str, Any]
 # (messages so far) -> the request body of the next turn, in the case's API
 BodyFor = Callable[[Sequence[Message]], Mapping[str, Any]]
 # (body, label suffix) -> the answer, as `Recorder.answer` gives it
-Ask = Callable[[Mapping[str, Any], int], "Future[Answer]"]
+Ask = Callable[[Mapping[str, Any], int], Answered]
 
 
 @dataclass(frozen=True)

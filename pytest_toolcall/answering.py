@@ -15,7 +15,7 @@ from pytest_toolcall.agent_loop import AgentOutcome, AgentRun, StepRecord
 from pytest_toolcall.collect.casefile import Case, Suite
 from pytest_toolcall.judge import matching
 from pytest_toolcall.judge.matching import Outcome, Verdict
-from pytest_toolcall.recorder import Recorder
+from pytest_toolcall.recorder import Answered, Recorder, Settled
 from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.bodies import build_request, canonical_json, request_hash
 
@@ -72,7 +72,7 @@ class SuiteAnswers:
     ) -> None:
         self.suite, self.model, self.recorder, self.repeat = suite, model, recorder, repeat
         self.record_hint = record_hint  # case id -> the command that records it
-        self._futures: dict[str, list[Future[Answer]] | list[Future[AgentOutcome]]] = {}
+        self._futures: dict[str, list[Answered] | list[Future[AgentOutcome]]] = {}
         self._hashes: dict[str, str] = {}
         self._results: dict[str, CaseResult] = {}
         # cases share their suite's tools: encoded once per API
@@ -84,7 +84,7 @@ class SuiteAnswers:
             if case.id not in self._futures:
                 self._futures[case.id] = self._submit(case)
 
-    def _submit(self, case: Case) -> list[Future[Answer]] | list[Future[AgentOutcome]]:
+    def _submit(self, case: Case) -> list[Answered] | list[Future[AgentOutcome]]:
         if "steps" in case.expect:
             return self._submit_agent(case)
         try:
@@ -92,9 +92,7 @@ class SuiteAnswers:
             body_hash = self._hashes[case.id] = self._hash(case, body)
         except Exception as exc:  # the case's error, never the whole run's
             self._hashes[case.id] = ""
-            failed: Future[Answer] = Future()
-            failed.set_result(Answer(error=f"cannot build the request: {exc}"))
-            return [failed] * self.repeat
+            return [Settled(Answer(error=f"cannot build the request: {exc}"))] * self.repeat
         what = self._what(case)
         hint = self.record_hint[case.id]
         return [
@@ -116,7 +114,7 @@ class SuiteAnswers:
         outcomes: list[Future[AgentOutcome]] = []
         for sample in range(self.repeat):
 
-            def ask(body: Mapping[str, Any], turn: int, sample: int = sample) -> Future[Answer]:
+            def ask(body: Mapping[str, Any], turn: int, sample: int = sample) -> Answered:
                 body_hash = self._hash(case, body)
                 self._hashes.setdefault(case.id, body_hash)  # the first turn's names the case
                 return self.recorder.answer(

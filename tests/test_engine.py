@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import Future
 
 import pytest
 from helpers import runpytest
+
+from pytest_toolcall.recorder import Settled, in_arrival_order
 
 LAND = {"tool": "land_drone", "args": {"location": "home_base"}}
 EXPECT = "{tool: land_drone, args: {location: home_base}}"
@@ -258,3 +262,18 @@ def test_the_main_threads_event_loop_is_left_alone(pytester, fake_openai, drone_
     server = fake_openai(script(2))
     result = runpytest(pytester, *live(server), "suite.yaml", "test_later.py")
     result.assert_outcomes(passed=4)
+
+
+def test_answers_are_taken_in_the_order_they_become_available() -> None:
+    """Settled (replayed) answers first, then sent ones as they arrive, whatever the order
+    they were asked in."""
+    first, second = Future(), Future()
+    answers = [first, Settled("replayed"), second, Settled("refused")]
+    order = in_arrival_order(answers)
+    assert [next(order).result(), next(order).result()] == ["replayed", "refused"]
+    threading.Thread(target=lambda: (second.set_result("b"), first.set_result("a"))).start()
+    arrived = [answered.result() for answered in order]
+    assert sorted(arrived) == ["a", "b"] and len(arrived) == 2
+    seen = []
+    Settled("x").add_done_callback(lambda answered: seen.append(answered.result()))
+    assert seen == ["x"]

@@ -9,7 +9,6 @@ another sampling seed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from pytest_toolcall.datagen.generation_inputs import GenerateError
 from pytest_toolcall.datagen.generation_prompts import GENERATOR_SYSTEM, RETRY_NOTE, AnswerProblem
 from pytest_toolcall.engine import Engine
-from pytest_toolcall.recorder import Recorder, RecordPolicy
+from pytest_toolcall.recorder import Recorder, RecordPolicy, in_arrival_order
 from pytest_toolcall.send.answers import Answer
 from pytest_toolcall.send.bodies import chat_completions_path, request_hash
 from pytest_toolcall.send.transport import SendSettings
@@ -136,7 +135,7 @@ class Asker:
         self.counts.replayed += len(jobs) - missing
         self.counts.sent += missing
         answers: dict[int, Answer] = {}
-        for future in as_completed(futures):  # progress (and Ctrl-C) in this thread
+        for future in in_arrival_order(futures):  # progress (and Ctrl-C) in this thread
             answers[futures[future]] = future.result()
             self._done += 1
             self.progress(self._done, self._total)
