@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # jsonschema is imported only for a schema the walk cannot vouch for
     from jsonschema import SchemaError
 
-META_URI = "https://json-schema.org/draft/2020-12/"
 MAX_DEPTH = 64  # deeper schemas go to jsonschema (no recursion limits here)
 SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
 _ANCHOR = re.compile(r"^[A-Za-z_][-A-Za-z0-9._]*$")  # the meta-schema's anchorString
