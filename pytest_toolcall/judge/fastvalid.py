@@ -217,24 +217,16 @@ def _count(value: Any) -> int:
     return int(value)
 
 
-def _min_length(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    value = _count(value)
-    return lambda instance: not isinstance(instance, str) or len(instance) >= value
+def _size(kind: type, *, at_least: bool) -> Builder:
+    """minLength / maxLength (of a str) or minItems / maxItems (of a list)."""
 
+    def build(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
+        count = _count(value)
+        if at_least:
+            return lambda instance: not isinstance(instance, kind) or len(instance) >= count
+        return lambda instance: not isinstance(instance, kind) or len(instance) <= count
 
-def _max_length(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    value = _count(value)
-    return lambda instance: not isinstance(instance, str) or len(instance) <= value
-
-
-def _min_items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    value = _count(value)
-    return lambda instance: not isinstance(instance, list) or len(instance) >= value
-
-
-def _max_items(compiler: _Compiler, value: Any, schema: Mapping[str, Any]) -> Check:
-    value = _count(value)
-    return lambda instance: not isinstance(instance, list) or len(instance) <= value
+    return build
 
 
 def _bound(fails: Callable[[Any, Any], bool]) -> Builder:
@@ -303,10 +295,10 @@ _BUILDERS: dict[str, Builder | Callable[[_Compiler, Any, Mapping[str, Any]], Non
     "const": _const,
     "enum": _enum,
     "pattern": _pattern,
-    "minLength": _min_length,
-    "maxLength": _max_length,
-    "minItems": _min_items,
-    "maxItems": _max_items,
+    "minLength": _size(str, at_least=True),
+    "maxLength": _size(str, at_least=False),
+    "minItems": _size(list, at_least=True),
+    "maxItems": _size(list, at_least=False),
     "minimum": _bound(lambda instance, bound: instance < bound),
     "maximum": _bound(lambda instance, bound: instance > bound),
     "exclusiveMinimum": _bound(lambda instance, bound: instance <= bound),
