@@ -43,8 +43,12 @@ def read_bytes(path: Path) -> bytes:
 
 def read_text(path: Path) -> str:
     """`path.read_text(encoding="utf-8")` (universal newlines), through `read_bytes`."""
-    text = read_bytes(path).decode("utf-8")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text_of(read_bytes(path))
+
+
+def text_of(data: bytes) -> str:
+    """A file's bytes as `read_text` gives them: UTF-8, universal newlines."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def is_file(path: Path) -> bool:

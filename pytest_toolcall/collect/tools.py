@@ -95,7 +95,7 @@ def _read_tools_file(tools_path: Path, data: bytes) -> tuple[Tools, str | None]:
     """Parse and check a tools file once per content (suites usually share one; keyed by
     its bytes, never its mtime, so an edited file is read again): (tools, problem)."""
     try:
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text
+        text = reads.text_of(data)
         tools = load_yaml(text)
     except (YamlError, UnicodeDecodeError) as exc:
         problem = getattr(exc, "problem", str(exc))
