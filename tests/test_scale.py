@@ -355,6 +355,44 @@ def test_equal_inline_tool_lists_share_one_check_and_one_tuple(tmp_path: Path) -
     assert [type(limit) for limit in limits] == [int, float]
 
 
+def test_tools_that_differ_around_equal_parameters_share_one_schema(tmp_path: Path) -> None:
+    """BFCL-shaped files repeat a tool with a new description or new neighbours: the equal
+    parameters become one object (one checker judges them all), unequal ones never."""
+    move = "{{type: function, function: {{name: move, description: 'unit {i}', parameters: {p}}}}}"
+    other = "{type: function, function: {name: stop}}"
+    same = "{type: object, properties: {distance: {type: integer, maximum: 10}}}"
+    cases = [(same, ""), (same, f", {other}"), (same.replace("10", "10.0"), ""), ("[]", "")]
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "cases:\n"
+        + "".join(
+            f"  - {{id: c{i}, prompt: Move {i}, expect: {{tool: move, args: {{distance: 3}}}},\n"
+            f"     tools: [{move.format(i=i, p=parameters)}{more}]}}\n"
+            for i, (parameters, more) in enumerate(cases[:3])
+        ),
+        encoding="utf-8",
+    )
+    first, second, third = load_suite(path, tmp_path).cases
+    schema_of = [case.tools[0]["function"]["parameters"] for case in (first, second, third)]
+    assert first.tools is not second.tools  # different lists stay different lists
+    assert [tool["function"]["description"] for tool in first.tools + second.tools[:1]] == [
+        "unit 0",
+        "unit 1",
+    ]
+    assert schema_of[0] is schema_of[1] and schema_of[0] == schema_of[1]
+    assert schema_of[2] is not schema_of[0]  # 10 vs 10.0
+    assert type(schema_of[2]["properties"]["distance"]["maximum"]) is float
+    assert tool_checker(schema_of[0]) is tool_checker(schema_of[1])
+    path.write_text(
+        f"cases:\n  - {{id: c9, prompt: Move, expect: {{tool: move}},\n"
+        f"     tools: [{move.format(i=9, p=cases[3][0])}]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CaseFileError) as error:  # a list is no schema: still refused
+        load_suite(path, tmp_path)
+    assert "parameters" in str(error.value)
+
+
 def test_a_changed_tools_file_is_read_again_even_with_the_same_mtime(tmp_path: Path) -> None:
     tools_path = tmp_path / "tools.yaml"
     suite = tmp_path / "suite.yaml"

@@ -108,15 +108,31 @@ def _read_tools_file(tools_path: Path, data: bytes) -> tuple[Tools, str | None]:
 
 # repr digest of an inline list -> (its tools, problem): cases repeating a list share one
 _INLINE_CHECKED: dict[bytes, tuple[Tools, str | None]] = {}
+# repr digest of a tool's parameters -> the first such schema: cases whose tools differ
+# (a description, a neighbour) but declare equal parameters share one schema object
+_SHARED_PARAMETERS: dict[bytes, Any] = {}
+
+
+def _digest(value: Any) -> bytes:
+    """What tells equal YAML values apart from unequal ones (`repr` tells 1, 1.0, True and
+    '1' apart), in 16 bytes."""
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _checked_inline(value: list[Any]) -> tuple[Tools, str | None]:
-    """An inline list in internal form and its problem, checked once per distinct content
-    (`repr` tells 1, 1.0, True and '1' apart); equal lists get the very same tuple."""
-    key = hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    """An inline list in internal form and its problem, checked once per distinct content;
+    equal lists get the very same tuple, and equal parameters the very same schema (what
+    is worked out from a schema, its check and its validator, is then worked out once)."""
+    key = _digest(value)
     known = _INLINE_CHECKED.get(key)
     if known is None:
         tools = chat_tools(plain(value))  # either API's form -> the internal (Chat) one
+        for tool in tools:
+            function = tool["function"]
+            if isinstance(function.get("parameters"), dict):
+                parameters = function["parameters"]  # (a fresh copy: `plain` made it)
+                shared = _SHARED_PARAMETERS.setdefault(_digest(parameters), parameters)
+                function["parameters"] = shared
         known = _INLINE_CHECKED[key] = (tools, tools_problem(tools))
     return known
 
@@ -130,12 +146,15 @@ def tools_problem(tools: Sequence[Mapping[str, Any]]) -> str | None:
             return f"tool '{name}' is defined twice"
         seen.add(name)
         parameters = tool["function"].get("parameters", {})
-        error = parameters_error(parameters)  # jsonschema's check_schema, fast where it can be
+        error = _parameters_error(parameters)  # jsonschema's check_schema, fast where it can be
         if error is not None:
             where = dotted(error.absolute_path) or "parameters"
             why = f"{where}: {error.message}"
             return f"tool '{name}': parameters is not a valid JSON Schema ({why})"
     return None
+
+
+_parameters_error = by_identity(parameters_error)  # (shared schemas are checked once)
 
 
 @by_identity
