@@ -16,12 +16,21 @@ side pays its own interpreter start-up and imports:
 - replay at scale: 10,000 recorded cases in 10 files (shared tools file) vs bare pytest
   with 10,000 trivial tests, and the peak RSS (``wait4`` rusage of the child) of that replay.
 
+Each replay is paired with bare pytest three ways, as each side caches its own work
+(ours: the loaded suites, in pytest's cache; bare pytest: its assertion-rewritten test
+module, as byte-code):
+- first run, nothing cached on either side (a fresh CI clone): ours with ``-p
+  no:cacheprovider``, bare pytest with its compiled module deleted before each run;
+- ours uncached vs bare pytest with its compiled module kept (the strictest pairing);
+- later run, both caches kept (pytest's cacheprovider on for both, filled untimed).
+
 Every other pytest process runs with ``-p no:cacheprovider``: nothing carries over from
 one run to the next. Plugin auto-loading is off in every pytest process
 (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``; pytest-toolcall comes in with ``-p
 pytest_toolcall.plugin``), so whatever else is installed in the environment weighs on
 neither side; ``--autoload`` measures with it instead.
-Byte-code caching is on (a user's second run). Recording is untimed (0 ms server,
+Byte-code caching of the installed code (pytest's, ours) is on (a user's second run).
+Recording is untimed (0 ms server,
 concurrency 64). Runs of the two sides alternate; the best of ``--repeats`` counts.
 """
 
@@ -36,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,13 +169,29 @@ class Bench:
         cpu_s = usage.ru_utime + usage.ru_stime
         return Measured(wall_s, cpu_s, usage.ru_maxrss / 1024, process.returncode, output, phases)
 
-    def alternate(self, repeats: int, *commands: Sequence[str]) -> list[list[Measured]]:
-        """Run the commands in turn, `repeats` rounds, so drift hits every side alike."""
+    def alternate(
+        self,
+        repeats: int,
+        *commands: Sequence[str],
+        before: dict[int, Callable[[], None]] | None = None,
+    ) -> list[list[Measured]]:
+        """Run the commands in turn, `repeats` rounds, so drift hits every side alike;
+        `before[i]` (untimed) runs before each run of command `i`."""
         runs: list[list[Measured]] = [[] for _ in commands]
         for _ in range(repeats):
             for index, command in enumerate(commands):
+                if before and index in before:
+                    before[index]()
                 runs[index].append(self.measure(command))
         return runs
+
+    def forget_compiled(self, directory: Path) -> None:
+        """Delete the byte-code pytest wrote for the test modules of `directory` (its
+        assertion rewriting caches it): the next run compiles them afresh, as on a fresh
+        clone."""
+        cached = self.work / "pycache" / directory.resolve().relative_to(directory.anchor)
+        for compiled in [*cached.glob("*.pyc"), *directory.glob("__pycache__/*.pyc")]:
+            compiled.unlink()
 
     # -- scenarios ---------------------------------------------------------------------
 
@@ -273,30 +298,45 @@ class Bench:
         rss_target: float | None = None,
         collect_target: float | None = None,
     ) -> None:
-        """Replay of recorded cases vs bare pytest running as many trivial test functions;
-        with `rss_target`, a row of the replay's peak RSS; with `collect_target`, a row of
-        the `--collect-only` wall time of the same set."""
+        """Replay of recorded cases vs bare pytest running as many trivial test functions,
+        paired two ways: a first run (nothing cached on either side: no suite cache for us,
+        bare pytest compiling its test module afresh, as on a fresh CI clone) and ours
+        uncached vs bare pytest with its compiled module kept; `replay_warm` adds the third,
+        both sides' caches kept. With `rss_target`, a row of the replay's peak RSS; with
+        `collect_target`, rows of the `--collect-only` wall time of the same set."""
         kind = "own tools per case" if per_case_tools else "shared tools"
         directory = self.work / f"replay_{cases}_{files}{'_own' * per_case_tools}"
         make_suites(directory, cases, files, per_case_tools=per_case_tools)
         trivial = make_trivial_tests(self.work / f"trivial_{cases}", cases).parent
         problems = [p for p in [self.record(recorder, directory)] if p]
-        self.measure([*self.bare, trivial.name])  # untimed: pytest caches the rewritten module
+        bare_command = [*self.bare, trivial.name]
+        self.measure(bare_command)  # untimed: pytest caches the rewritten module
         ours_command = [*self.ours, directory.name, f"--model={MODEL}"]
-        ours_runs, bare_runs = self.alternate(
-            self.repeats, ours_command, [*self.bare, trivial.name]
+        ours_runs, compiled_runs, fresh_runs = self.alternate(
+            self.repeats,
+            ours_command,
+            bare_command,
+            bare_command,
+            before={2: lambda: self.forget_compiled(trivial)},
         )
         problems += [failure("replay", r) for r in ours_runs if r.returncode]
-        problems += [failure("bare pytest", r) for r in bare_runs if r.returncode]
-        ours, bare = fastest(ours_runs), fastest(bare_runs)
+        problems += [failure("bare pytest", r) for r in compiled_runs + fresh_runs if r.returncode]
+        ours, compiled, fresh = fastest(ours_runs), fastest(compiled_runs), fastest(fresh_runs)
         label = f"replay, {cases:,} cases in {files} files ({kind}) vs bare pytest"
-        self.rows.append(Row(label, ours.wall_s, bare.wall_s, target, failed="; ".join(problems)))
+        failed = "; ".join(problems)
+        self.rows += [
+            Row(f"{label}, first run (nothing cached either side)", ours.wall_s, fresh.wall_s,
+                target, failed=failed),
+            Row(f"{label}, ours uncached vs its compiled test module kept", ours.wall_s,
+                compiled.wall_s, target, failed=failed),
+        ]  # fmt: skip
         if rss_target is not None:
             label = f"peak RSS, that replay of {cases:,} cases (floor: {cases:,} trivial tests)"
-            self.rows.append(Row(label, ours.max_rss_mb, bare.max_rss_mb, rss_target, True))
+            self.rows.append(Row(label, ours.max_rss_mb, compiled.max_rss_mb, rss_target, True))
         self.notes += [
             breakdown(f"replay of {cases:,} ({kind})", ours),
-            breakdown(f"bare pytest, {cases:,} tests", bare),
+            breakdown(f"bare pytest, {cases:,} tests, compiled test module kept", compiled),
+            breakdown(f"bare pytest, {cases:,} tests, test module compiled afresh", fresh),
         ]
         if collect_target is not None:
             collect_runs = self.alternate(self.repeats, [*ours_command, "--collect-only"])[0]
@@ -306,7 +346,7 @@ class Bench:
             self.rows.append(Row(label, collect.wall_s, 0.0, collect_target, True, bad, " s"))
             self.notes.append(breakdown(f"--collect-only of {cases:,} ({kind})", collect))
             self.collect_warm(ours_command, directory, files, cases, kind, collect_target)
-            self.replay_warm(ours_command, [*self.bare, trivial.name], cases, files, kind, target)
+        self.replay_warm(ours_command, bare_command, directory, cases, files, kind, target)
 
     def collect_warm(
         self,
@@ -342,20 +382,31 @@ class Bench:
         self,
         ours: Sequence[str],
         bare: Sequence[str],
+        directory: Path,
         cases: int,
         files: int,
         kind: str,
         target: float,
     ) -> None:
-        """The replay again with pytest's cacheprovider on for both sides (the suites are
-        in the cache since `collect_warm`; bare pytest's cache is filled by an untimed run)."""
+        """The replay again with pytest's cacheprovider on for both sides: a user's later
+        run (each side's cache filled by an untimed run: ours holds every loaded suite,
+        bare pytest's compiled module is kept)."""
         ours, bare = without_cacheprovider(ours), without_cacheprovider(bare)
+        fill = self.measure([*ours, "--cache-clear"])  # untimed: fills our suite cache
+        problems = [failure("replay, filling the cache", fill)] if fill.returncode else []
+        pattern = ".pytest_cache/d/toolcall-suites/*.suite"  # under rootdir: one of these
+        stored = {*directory.glob(pattern), *self.work.glob(pattern)}
+        if len(stored) != files:
+            problems.append(f"{len(stored)} suites in the cache, not {files}")
         self.measure(bare)  # untimed: bare pytest's own cache written
         ours_runs, bare_runs = self.alternate(self.repeats, ours, bare)
-        problems = [failure("replay, warm cache", r) for r in ours_runs if r.returncode]
+        problems += [failure("replay, warm cache", r) for r in ours_runs if r.returncode]
         problems += [failure("bare pytest, cache on", r) for r in bare_runs if r.returncode]
         best, floor = fastest(ours_runs), fastest(bare_runs)
-        label = f"replay, warm cache, {cases:,} cases in {files} files ({kind}) vs bare pytest"
+        label = (
+            f"replay, {cases:,} cases in {files} files ({kind}) vs bare pytest, later run "
+            "(both caches kept)"
+        )
         self.rows.append(Row(label, best.wall_s, floor.wall_s, target, failed="; ".join(problems)))
         self.notes.append(breakdown(f"replay, warm cache, {cases:,} ({kind})", best))
 
