@@ -43,6 +43,10 @@ BROKEN: dict[str, tuple[str | bytes, list[str]]] = {
         ["broken.yaml:2", "threshold: 1.5 is greater than the maximum of 1"],
     ),
     "no-cases": ("tools: tools.json\ncases: []\n", ["broken.yaml", "cases", "non-empty"]),
+    "cases-only-inside-a-string": (  # (a line `cases:`, no top-level key: was a KeyError)
+        'tools: tools.json\nsystem: "You fly a drone\ncases: none"\n',
+        ["broken.yaml:1", "'cases' is a required property"],
+    ),
     "duplicate-ids": (
         "tools: tools.json\ncases:\n" + CASE + CASE,
         ["broken.yaml:6", "case 'land'", "duplicate id, first used on line 3"],

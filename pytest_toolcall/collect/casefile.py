@@ -115,7 +115,7 @@ def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
         location[:2] if location[:1] == ("cases",) else location[:1] for location, _ in located
     }
     builder = _CaseBuilder(path, document, broken, problems, McpSnapshots(path, relist_mcp))
-    cases = builder.build_all() if ("cases",) not in broken else []
+    cases = builder.build_all() if "cases" in document and ("cases",) not in broken else []
     problems += builder.mcp.finish()
     tag_thresholds = dict(document.get("thresholds") or {}) if ("thresholds",) not in broken else {}
     used_tags = {tag for case in cases for tag in case.tags}
