@@ -26,7 +26,13 @@ from pytest_toolcall.collect.metaschema import (
 )
 from pytest_toolcall.collect.structure import _validator
 from pytest_toolcall.collect.tools import _tools_file_problem, _tools_list_schema
-from pytest_toolcall.collect.yaml12 import LineDict, Yaml12Loader, YamlError, load_yaml
+from pytest_toolcall.collect.yaml12 import (
+    LineDict,
+    LinesNeeded,
+    Yaml12Loader,
+    YamlError,
+    load_yaml,
+)
 from pytest_toolcall.judge.fastvalid import Unsupported, compile_check
 from pytest_toolcall.judge.schemas import tool_checker
 from pytest_toolcall.judge.values import OPERATORS
@@ -319,6 +325,15 @@ def test_direct_yaml_build_matches_pyyaml(text: str) -> None:
     _same(load_yaml(text), yaml.load(text, Loader=_GenericLoader))  # noqa: S506
 
 
+@pytest.mark.parametrize("text", YAML_DOCUMENTS)
+def test_yaml_built_without_every_line_is_equal_or_refused(text: str) -> None:
+    if "*" in text:  # an alias: only the build with every line takes it
+        with pytest.raises(LinesNeeded):
+            load_yaml(text, lines=False)
+    else:
+        assert load_yaml(text, lines=False) == load_yaml(text)
+
+
 @pytest.mark.parametrize(
     "text, line",
     [("a: 1\nb: 2\na: 3\n", 3), ("x:\n  - {k: 1, k: 2}\n", 2), ("y: &a {z: 1}\nw: *a\ny: 2\n", 3)],
@@ -327,6 +342,10 @@ def test_duplicate_keys_named_on_their_line(text: str, line: int) -> None:
     with pytest.raises(YamlError) as error:
         load_yaml(text)
     assert error.value.line == line and "duplicate key" in error.value.problem
+    with pytest.raises((YamlError, LinesNeeded)) as error:
+        load_yaml(text, lines=False)  # (an alias before the duplicate stops it first)
+    if isinstance(error.value, YamlError):
+        assert error.value.line == line and "duplicate key" in error.value.problem
 
 
 def test_equal_inline_tool_lists_share_one_check_and_one_tuple(tmp_path: Path) -> None:

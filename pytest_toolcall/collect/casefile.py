@@ -30,7 +30,7 @@ from pytest_toolcall.collect.tools import (
     resolve_tools,
     tool_parameters,
 )
-from pytest_toolcall.collect.yaml12 import LineDict, YamlError, load_yaml, plain
+from pytest_toolcall.collect.yaml12 import LineDict, LinesNeeded, YamlError, load_yaml, plain
 from pytest_toolcall.gc_pause import gc_paused
 
 _Resolved = TypeVar("_Resolved")
@@ -107,14 +107,28 @@ def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
 
     `relist_mcp` (a recording run): ask the file's MCP servers for their tools again and
     rewrite its snapshot; else the tools come from the snapshot, with no server.
+
+    A file is built first from YAML with lines only where a clean file needs them (its
+    cases'); one with a problem (or anchors) is built again with every line, so its errors
+    say exactly where. A recording run builds once, with every line: it asks servers.
     """
-    document = _read_document(path)
+    if not relist_mcp:
+        try:
+            return _built(path, rootdir, every_line=False, relist_mcp=False)
+        except (CaseFileError, LinesNeeded):
+            pass  # worded below, with every line known
+    return _built(path, rootdir, every_line=True, relist_mcp=relist_mcp)
+
+
+def _built(path: Path, rootdir: Path, *, every_line: bool, relist_mcp: bool) -> Suite:
+    document = _read_document(path, every_line)
     located = structure_problems(document)
     problems = [problem for _, problem in located]
     broken = {
         location[:2] if location[:1] == ("cases",) else location[:1] for location, _ in located
     }
-    builder = _CaseBuilder(path, document, broken, problems, McpSnapshots(path, relist_mcp))
+    mcp = McpSnapshots(path, relist_mcp)
+    builder = _CaseBuilder(path, document, broken, problems, mcp, every_line=every_line)
     cases = builder.build_all() if "cases" in document and ("cases",) not in broken else []
     problems += builder.mcp.finish()
     tag_thresholds = dict(document.get("thresholds") or {}) if ("thresholds",) not in broken else {}
@@ -136,7 +150,7 @@ def load_suite(path: Path, rootdir: Path, *, relist_mcp: bool = False) -> Suite:
     )
 
 
-def _read_document(path: Path) -> LineDict:
+def _read_document(path: Path, every_line: bool) -> LineDict:
     size = path.stat().st_size
     if size > MAX_CASEFILE_BYTES:
         raise CaseFileError(
@@ -153,7 +167,7 @@ def _read_document(path: Path) -> LineDict:
             path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line=line
         ) from None
     try:
-        document = load_yaml(text)
+        document = load_yaml(text, lines=every_line)
     except YamlError as exc:
         raise CaseFileError(path, f"invalid YAML: {exc.problem}", line=exc.line) from None
     if not isinstance(document, dict):
@@ -171,11 +185,15 @@ class _CaseBuilder:
         broken: set[tuple[Any, ...]],
         problems: list[Problem],
         mcp: McpSnapshots | None = None,
+        *,
+        every_line: bool = True,
     ) -> None:
         self.path, self.document, self.broken, self.problems = path, document, broken, problems
         self.skipped = False  # a case was left out (broken): tag use is not known
         self.mcp = mcp or McpSnapshots(path, relist=False)
-        self.resolve_tools = partial(resolve_tools, mcp=self.mcp)
+        # (without every line, nested values are plain already, built for this load alone)
+        self.plain: Callable[[Any], Any] = plain if every_line else _as_built
+        self.resolve_tools = partial(resolve_tools, mcp=self.mcp, plain_already=not every_line)
         self.tools = self._resolved(self.resolve_tools, "tools", document)
         self.system = self._resolved(resolve_system, "system", document)
 
@@ -259,17 +277,21 @@ class _CaseBuilder:
         return Case(
             id=case_id,
             line=line,
-            messages=tuple(plain(message) for message in messages),
-            expect=plain(raw["expect"]),
+            messages=tuple(self.plain(message) for message in messages),
+            expect=self.plain(raw["expect"]),
             tags=tuple(raw.get("tags", ())),
             system=system,
             tools=tools,
-            tool_choice=plain(raw.get("tool_choice", self.document.get("tool_choice"))),
+            tool_choice=self.plain(raw.get("tool_choice", self.document.get("tool_choice"))),
             params=params,
             tool_parameters=parameters,
             api=api,
-            tool_results=plain(results),
+            tool_results=self.plain(results),
         )
+
+
+def _as_built(value: Any) -> Any:
+    return value
 
 
 def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:

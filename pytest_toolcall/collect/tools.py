@@ -41,10 +41,16 @@ def resolve_system(path: Path, value: str | None) -> str | None:
 
 
 def resolve_tools(
-    path: Path, value: str | list[Any] | Mapping[str, Any] | None, mcp: McpSnapshots | None = None
+    path: Path,
+    value: str | list[Any] | Mapping[str, Any] | None,
+    mcp: McpSnapshots | None = None,
+    *,
+    plain_already: bool = False,
 ) -> Tools:
     """An inline tools list, one read from a JSON/YAML file relative to the case file, or
-    (`{mcp: ...}`) the tools an MCP server lists, through the file's `mcp` snapshots."""
+    (`{mcp: ...}`) the tools an MCP server lists, through the file's `mcp` snapshots.
+    `plain_already`: an inline list is plain dicts built for this load alone (it may be
+    kept and changed as it is, not copied)."""
     if value is None:
         return ()
     if isinstance(value, Mapping) and "mcp" in value:
@@ -56,7 +62,7 @@ def resolve_tools(
             raise ToolsError(problem)
         return tuple(listed)
     if isinstance(value, list):
-        tools, problem = _checked_inline(value)
+        tools, problem = _checked_inline(value, plain_already)
     else:
         tools_path = path.parent / value
         if not reads.is_file(tools_path):
@@ -119,18 +125,18 @@ def _digest(value: Any) -> bytes:
     return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _checked_inline(value: list[Any]) -> tuple[Tools, str | None]:
+def _checked_inline(value: list[Any], plain_already: bool = False) -> tuple[Tools, str | None]:
     """An inline list in internal form and its problem, checked once per distinct content;
     equal lists get the very same tuple, and equal parameters the very same schema (what
     is worked out from a schema, its check and its validator, is then worked out once)."""
     key = _digest(value)
     known = _INLINE_CHECKED.get(key)
     if known is None:
-        tools = chat_tools(plain(value))  # either API's form -> the internal (Chat) one
+        tools = chat_tools(value if plain_already else plain(value))  # -> the internal form
         for tool in tools:
             function = tool["function"]
             if isinstance(function.get("parameters"), dict):
-                parameters = function["parameters"]  # (a fresh copy: `plain` made it)
+                parameters = function["parameters"]  # (a copy, or built for this load)
                 shared = _SHARED_PARAMETERS.setdefault(_digest(parameters), parameters)
                 function["parameters"] = shared
         known = _INLINE_CHECKED[key] = (tools, tools_problem(tools))

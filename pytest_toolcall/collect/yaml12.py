@@ -9,6 +9,11 @@ Speed: libyaml (PyYAML's C loader) parses and composes; tags resolve through a l
 `resolve` (the C composer calls it for every scalar), and a document without anchors
 is built by one direct walk of its nodes instead of PyYAML's generic constructor (same
 objects, same errors; a document that reuses a node goes the generic way).
+
+`load_yaml(text, lines=False)` builds plain dicts below the top level and the items of
+its `cases:` list (those stay `LineDict`s): what a case file without problems needs,
+without the bookkeeping of every nested mapping's lines. A document with anchors raises
+`LinesNeeded` there; so the caller loads it again with lines.
 """
 
 from __future__ import annotations
@@ -73,6 +78,10 @@ class _SharedNode(Exception):
     """A node met twice (an alias): the document is built the generic way."""
 
 
+class LinesNeeded(Exception):
+    """A document that `load_yaml(..., lines=False)` does not build: load it with lines."""
+
+
 class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """Safe loader: core-schema scalars, line-annotated mappings, no duplicate keys."""
 
@@ -101,23 +110,41 @@ class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def ascend_resolver(self) -> None:
         """No path resolvers: nothing to track."""
 
+    every_line = True  # every mapping a LineDict (else see `load_yaml(lines=False)`)
+
     def construct_document(self, node: yaml.Node) -> Any:
         try:
-            return _DirectBuilder(self).build(node)
+            return _DirectBuilder(self, every_line=self.every_line).document(node)
         except _SharedNode:
+            if not self.every_line:
+                raise LinesNeeded from None
             self.constructed_objects, self.recursive_objects = {}, {}
             return super().construct_document(node)
+
+
+class _TopLinesLoader(Yaml12Loader):
+    """Lines kept only at the top level and on the cases (`load_yaml(lines=False)`)."""
+
+    every_line = False
 
 
 class _DirectBuilder:
     """Builds a tree of nodes (no node met twice) as PyYAML's constructor would, in the
     same depth-first document order, so the same error comes first; scalars of other
-    tags, sequences and mappings of other tags go to the loader's own constructors."""
+    tags, sequences and mappings of other tags go to the loader's own constructors.
+    Without `every_line`, mappings are plain dicts but for the top one and its cases'."""
 
-    def __init__(self, loader: Yaml12Loader) -> None:
+    def __init__(self, loader: Yaml12Loader, *, every_line: bool = True) -> None:
         self.loader = loader
         self.constructors = loader.yaml_constructors
         self.seen: set[int] = set()
+        self.every_line = every_line
+
+    def document(self, node: yaml.Node) -> Any:
+        if self.every_line or not _is_plain(node, yaml.MappingNode, MAP_TAG):
+            return self.build(node)
+        self.seen.add(id(node))
+        return self.mapping(node, lined=True, top=True)
 
     def build(self, node: yaml.Node) -> Any:
         kind, tag = type(node), node.tag
@@ -133,25 +160,48 @@ class _DirectBuilder:
         if kind is yaml.SequenceNode and tag == SEQ_TAG:
             return [self.build(child) for child in node.value]
         if kind is yaml.MappingNode and tag == MAP_TAG:
-            return self.mapping(node)
+            return self.mapping(node, lined=self.every_line)
         return self.loader.construct_object(node, deep=True)
 
-    def mapping(self, node: yaml.MappingNode) -> LineDict:
-        """`_construct_mapping`, building keys and values with `build`."""
+    def mapping(self, node: yaml.MappingNode, *, lined: bool, top: bool = False) -> dict:
+        """`_construct_mapping` (a plain dict unless `lined`), building keys and values
+        with `build`; for the `top` mapping, its `cases:` items with their lines."""
         if any(key_node.tag in _FLATTENED_KEY_TAGS for key_node, _ in node.value):
             self.loader.flatten_mapping(node)  # (a no-op without `<<` or `!!value` keys)
-        mapping = LineDict()
-        mapping.line = node.start_mark.line + 1
-        mapping.key_lines = {}
-        mapping.flow = bool(node.flow_style)
+        mapping: dict = LineDict() if lined else {}
+        if lined:
+            mapping.line = node.start_mark.line + 1
+            key_lines = mapping.key_lines = {}
+            mapping.flow = bool(node.flow_style)
         for key_node, value_node in node.value:
             key = self.build(key_node)
             if key in mapping:
                 raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
-            mapping[key] = self.build(value_node)
-            if isinstance(key, str):
-                mapping.key_lines[key] = key_node.start_mark.line + 1
+            if top and key == "cases" and _is_plain(value_node, yaml.SequenceNode, SEQ_TAG):
+                mapping[key] = self.cases(value_node)
+            else:
+                mapping[key] = self.build(value_node)
+            if lined and isinstance(key, str):
+                key_lines[key] = key_node.start_mark.line + 1
         return mapping
+
+    def cases(self, node: yaml.SequenceNode) -> list[Any]:
+        """The top mapping's `cases:` list: its mappings with their lines."""
+        if id(node) in self.seen:
+            raise _SharedNode
+        self.seen.add(id(node))
+        items = []
+        for child in node.value:
+            if _is_plain(child, yaml.MappingNode, MAP_TAG) and id(child) not in self.seen:
+                self.seen.add(id(child))
+                items.append(self.mapping(child, lined=True))
+            else:
+                items.append(self.build(child))
+        return items
+
+
+def _is_plain(node: yaml.Node, kind: type[yaml.Node], tag: str) -> bool:
+    return type(node) is kind and node.tag == tag
 
 
 def _core_resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
@@ -216,11 +266,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-def load_yaml(text: str) -> Any:
-    """Parse one YAML (or JSON) document."""
+def load_yaml(text: str, *, lines: bool = True) -> Any:
+    """Parse one YAML (or JSON) document; without `lines`, see the module's docstring."""
+    loader = Yaml12Loader if lines else _TopLinesLoader
     try:
         with gc_paused():
-            return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(part for part in (exc.context, exc.problem) if part)
