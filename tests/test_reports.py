@@ -230,3 +230,29 @@ def test_markdown_step_summary_and_junit(pytester, fake_openai, drone_tools, mon
     assert failure is not None
     assert "accuracy 67% (2/3) is below the threshold 100%" in failure.get("message")
     assert "takeoff" in failure.text and "wrong_args" in failure.text
+
+
+SEEN_PROPERTIES = """
+import json
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        with open("properties.jsonl", "a") as out:
+            out.write(json.dumps([report.nodeid, report.user_properties]) + "\\n")
+"""
+
+
+def test_junit_properties_are_made_for_junit_under_xdist_too(pytester, fake_openai, drone_tools):
+    """Formatting them costs ~0.1 ms a case: made when --junitxml writes them, else not."""
+    pytester.makefile(".yaml", suite=SUITE.format(threshold=0.5))
+    pytester.makeconftest(SEEN_PROPERTIES)
+    server = fake_openai({**RIGHT, "Take off to 50 meters": WRONG_TAKEOFF})
+    live(pytester, server).assert_outcomes(passed=3)
+    seen = [json.loads(line) for line in (pytester.path / "properties.jsonl").open()]
+    assert len(seen) == 4 and all(properties == [] for _, properties in seen)
+
+    live(pytester, server, "-n", "2", "--junitxml=junit.xml").assert_outcomes(passed=3)
+    tree = ET.parse(pytester.path / "junit.xml")
+    takeoff = next(t for t in tree.iter("testcase") if t.get("name") == "takeoff")
+    properties = {p.get("name"): p.get("value") for p in takeoff.iter("property")}
+    assert properties["toolcall_actual"] == 'takeoff_drone {"altitude": 5}'
