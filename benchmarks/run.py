@@ -30,8 +30,8 @@ one run to the next. Plugin auto-loading is off in every pytest process
 pytest_toolcall.plugin``), so whatever else is installed in the environment weighs on
 neither side; ``--autoload`` measures with it instead.
 Byte-code caching of the installed code (pytest's, ours) is on (a user's second run).
-Recording is untimed (0 ms server,
-concurrency 64). Runs of the two sides alternate; the best of ``--repeats`` counts.
+Recording is untimed (0 ms server, concurrency 64). Runs of the two sides alternate; the
+best of ``--repeats`` counts.
 """
 
 from __future__ import annotations
@@ -190,7 +190,10 @@ class Bench:
         assertion rewriting caches it): the next run compiles them afresh, as on a fresh
         clone."""
         cached = self.work / "pycache" / directory.resolve().relative_to(directory.anchor)
-        for compiled in [*cached.glob("*.pyc"), *directory.glob("__pycache__/*.pyc")]:
+        found = [*cached.glob("*.pyc"), *directory.glob("__pycache__/*.pyc")]
+        if not found:  # the pairing would silently be the strict one
+            raise RuntimeError(f"no byte-code of the tests in {directory} to delete")
+        for compiled in found:
             compiled.unlink()
 
     # -- scenarios ---------------------------------------------------------------------

@@ -85,6 +85,8 @@ class LinesNeeded(Exception):
 class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     """Safe loader: core-schema scalars, line-annotated mappings, no duplicate keys."""
 
+    every_line = True  # every mapping a LineDict (else see `load_yaml(lines=False)`)
+
     def resolve(self, kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
         """BaseResolver.resolve for a loader without path resolvers, minus its overhead
         (short plain scalars, mostly keys like `type`, are looked up once per run)."""
@@ -109,8 +111,6 @@ class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
     def ascend_resolver(self) -> None:
         """No path resolvers: nothing to track."""
-
-    every_line = True  # every mapping a LineDict (else see `load_yaml(lines=False)`)
 
     def construct_document(self, node: yaml.Node) -> Any:
         try:
