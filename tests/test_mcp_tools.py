@@ -366,6 +366,9 @@ def test_ctrl_c_while_listing_stops_the_server(pytester):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # A run started in the background (or an xdist worker) ignores SIGINT, and a child
+        # inherits that: give Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     pid = None
     try:
