@@ -351,6 +351,19 @@ class Bench:
             self.collect_warm(ours_command, directory, files, cases, kind, collect_target)
         self.replay_warm(ours_command, bare_command, directory, cases, files, kind, target)
 
+    def fill_suite_cache(
+        self, command: Sequence[str], directory: Path, files: int, what: str
+    ) -> tuple[Measured, list[str]]:
+        """Run `command` once, untimed, with `--cache-clear`: pytest's cache then holds every
+        loaded suite of `directory`. The run, and what went wrong (a suite not stored)."""
+        fill = self.measure([*command, "--cache-clear"])
+        problems = [failure(f"{what}, filling the cache", fill)] if fill.returncode else []
+        pattern = ".pytest_cache/d/toolcall-suites/*.suite"  # under rootdir: one of these
+        stored = {*directory.glob(pattern), *self.work.glob(pattern)}
+        if len(stored) != files:
+            problems.append(f"{len(stored)} suites in the cache, not {files}")
+        return fill, problems
+
     def collect_warm(
         self,
         command: Sequence[str],
@@ -363,12 +376,7 @@ class Bench:
         """`--collect-only` with pytest's cacheprovider on, once untimed (`--cache-clear`:
         it fills the cache with every loaded suite), then timed while the cache serves them."""
         cached = [*without_cacheprovider(command), "--collect-only"]
-        fill = self.measure([*cached, "--cache-clear"])
-        problems = [failure("collect-only, filling the cache", fill)] if fill.returncode else []
-        pattern = ".pytest_cache/d/toolcall-suites/*.suite"  # under rootdir: one of these
-        stored = {*directory.glob(pattern), *self.work.glob(pattern)}
-        if len(stored) != files:
-            problems.append(f"{len(stored)} suites in the cache, not {files}")
+        fill, problems = self.fill_suite_cache(cached, directory, files, "collect-only")
         runs = self.alternate(self.repeats, cached)[0]
         warm = fastest(runs)
         problems += [failure("collect-only, warm cache", r) for r in runs if r.returncode]
@@ -395,12 +403,7 @@ class Bench:
         run (each side's cache filled by an untimed run: ours holds every loaded suite,
         bare pytest's compiled module is kept)."""
         ours, bare = without_cacheprovider(ours), without_cacheprovider(bare)
-        fill = self.measure([*ours, "--cache-clear"])  # untimed: fills our suite cache
-        problems = [failure("replay, filling the cache", fill)] if fill.returncode else []
-        pattern = ".pytest_cache/d/toolcall-suites/*.suite"  # under rootdir: one of these
-        stored = {*directory.glob(pattern), *self.work.glob(pattern)}
-        if len(stored) != files:
-            problems.append(f"{len(stored)} suites in the cache, not {files}")
+        problems = self.fill_suite_cache(ours, directory, files, "replay")[1]
         self.measure(bare)  # untimed: bare pytest's own cache written
         ours_runs, bare_runs = self.alternate(self.repeats, ours, bare)
         problems += [failure("replay, warm cache", r) for r in ours_runs if r.returncode]
