@@ -140,6 +140,14 @@ def test_a_clean_file_is_built_once_without_every_line(tmp_path: Path, builds) -
     assert suite.cases[0].line == 10 and type(suite.cases[0].expect) is dict
 
 
+def test_a_recording_run_builds_once_with_every_line(tmp_path: Path, builds) -> None:
+    """A run that lists MCP servers again must not ask them twice: no first build."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(CLEAN)
+    assert load_suite(path, tmp_path, relist_mcp=True).cases[0].line == 10
+    assert builds == [True]
+
+
 def test_a_problem_deep_in_a_case_is_built_again_and_named_on_its_line(
     tmp_path: Path, builds
 ) -> None:
